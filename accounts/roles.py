@@ -1,0 +1,75 @@
+"""Roles are Django groups holding model permissions, so the admin and the API check
+the same thing. Each role lists permission patterns (``app_label.codename`` with
+shell-style wildcards); ``sync_roles`` makes the groups hold exactly what matches.
+
+It runs from the data migration that creates the groups and again after every
+``migrate``, so permissions of models added later join the roles automatically.
+"""
+
+from fnmatch import fnmatchcase
+
+ADMIN = "Admin"
+MANAGER = "Manager"
+SALES_AGENT = "Sales agent"
+DISPATCHER = "Dispatcher"
+REGISTRY_OPERATOR = "Registry operator"
+MEMBER = "Member"
+
+DOMAIN_APPS = ("carriers", "logistics", "registry", "community")
+_READ_DOMAIN = [f"{app}.view_*" for app in DOMAIN_APPS]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ADMIN: ["*"],
+    MANAGER: [f"{app}.*" for app in DOMAIN_APPS]
+    + ["core.view_runtimesetting", "core.change_runtimesetting", "core.add_runtimesetting", "accounts.view_user"],
+    SALES_AGENT: [
+        "carriers.view_carrier",
+        "carriers.verify_carrier",
+        "carriers.view_load",
+        "carriers.view_negotiation",
+        "carriers.view_offer",
+        "carriers.add_offer",
+        "carriers.view_call",
+        "carriers.add_call",
+    ],
+    DISPATCHER: ["logistics.*", "carriers.view_*"],
+    REGISTRY_OPERATOR: ["registry.*"],
+    MEMBER: [
+        "community.view_*",
+        "community.add_*",
+        "community.change_*",
+        *_READ_DOMAIN,
+    ],
+}
+
+# Never handed out by a role pattern other than Admin's: they reveal what sales agents must not see.
+RESTRICTED_FOR_NON_MANAGERS = ("carriers.view_load_ceiling",)
+
+
+def _matches(label: str, role: str) -> bool:
+    if role not in (ADMIN, MANAGER) and label in RESTRICTED_FOR_NON_MANAGERS:
+        return False
+    return any(fnmatchcase(label, pattern) for pattern in ROLE_PERMISSIONS[role])
+
+
+def sync_roles(group_model=None, permission_model=None):
+    if group_model is None:
+        from django.contrib.auth.models import Group as group_model
+        from django.contrib.auth.models import Permission as permission_model
+
+    permissions = list(permission_model.objects.select_related("content_type"))
+    labels = {perm.pk: f"{perm.content_type.app_label}.{perm.codename}" for perm in permissions}
+    for role in ROLE_PERMISSIONS:
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = [perm for perm in permissions if _matches(labels[perm.pk], role)]
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender, app_config=None, using=None, apps=None, **kwargs):
+    # post_migrate fires once per app; permissions of every app exist after the last one.
+    from django.apps import apps as global_apps
+
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
+    if sender is not with_models[-1]:
+        return
+    sync_roles()

@@ -1,0 +1,32 @@
+"""Everything under /api/v1/. Each app owns its routes in ``<app>/api/urls.py``."""
+
+from django.urls import include, path
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+app_name = "api"
+
+
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def api_root(request, format=None):
+    """Entry points of the API."""
+    return Response(
+        {
+            "auth": reverse("api:me", request=request, format=format),
+            "schema": reverse("schema", request=request, format=format),
+            "docs": reverse("swagger-ui", request=request, format=format),
+        }
+    )
+
+
+urlpatterns = [
+    path("", api_root, name="root"),
+    path("auth/", include("accounts.api.urls")),
+    path("", include("carriers.api.urls")),
+    path("", include("logistics.api.urls")),
+    path("registry/", include("registry.api.urls")),
+    path("community/", include("community.api.urls")),
+]

@@ -1,0 +1,234 @@
+"""Settings shared by every environment.
+
+Every value that differs between machines comes from the environment through the one
+``env`` below; ``local``, ``test`` and ``production`` only override what they must.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+# A developer's .env file is read when present; real deployments set variables directly.
+env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+TIME_ZONE = env("DJANGO_TIME_ZONE", default="UTC")
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+USE_TZ = True
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "admin:login"
+
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS = [
+    "rest_framework",
+    "knox",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+]
+LOCAL_APPS = [
+    "core",
+    "accounts",
+    "carriers",
+    "logistics",
+    "registry",
+    "community",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "core.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Database ---------------------------------------------------------------------------
+# SQLite in the project directory unless DATABASE_URL says otherwise.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+
+
+def configure_database(db: dict) -> dict:
+    """Engine-specific options that a URL cannot express."""
+    engine = db["ENGINE"]
+    options = db.setdefault("OPTIONS", {})
+    if engine == "django.db.backends.sqlite3":
+        # WAL lets readers run beside a writer; IMMEDIATE takes the write lock at BEGIN so
+        # concurrent writers queue on the busy timeout instead of failing "database is locked".
+        options.setdefault("timeout", env.int("SQLITE_BUSY_TIMEOUT", default=20))
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault(
+            "init_command",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+    elif engine in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
+        options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+        if env.bool("DB_POOL_ENABLED", default=True):
+            # Django's native psycopg 3 pool; persistent connections must stay off with it.
+            # CONN_HEALTH_CHECKS makes the pool check each connection before handing it out.
+            db["CONN_MAX_AGE"] = 0
+            db["CONN_HEALTH_CHECKS"] = True
+            options["pool"] = {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+            }
+        else:
+            db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+            db["CONN_HEALTH_CHECKS"] = True
+    return db
+
+
+configure_database(DATABASES["default"])
+
+# --- Cache ------------------------------------------------------------------------------
+# Local memory by default; redis:// in production so throttles and caches are shared.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://default")}
+
+# --- REST framework ---------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON_RATE", default="60/min"),
+        "user": env("THROTTLE_USER_RATE", default="1200/min"),
+        "login": env("THROTTLE_LOGIN_RATE", default="10/min"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": env.int("API_TOKEN_LIMIT_PER_USER", default=None),
+    "USER_SERIALIZER": "accounts.api.serializers.UserSerializer",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Freight & Fleet Operations API",
+    "DESCRIPTION": "Carrier sales, dispatch, service registry and community APIs.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Logging: one line per event on stdout, with the request id ----------------------
+LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "core.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # Replace Django's own console/mail handlers so each event is logged once.
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "WARNING"},
+    },
+}
+
+# --- Domain defaults (operators may override some at runtime; see core.runtime) ----------
+FMCSA_BASE_URL = env("FMCSA_BASE_URL", default="https://mobile.fmcsa.dot.gov/qc/services")
+FMCSA_WEB_KEY = env("FMCSA_WEB_KEY", default="")
+FMCSA_TIMEOUT_SECONDS = env.float("FMCSA_TIMEOUT_SECONDS", default=5.0)
+FMCSA_RETRIES = env.int("FMCSA_RETRIES", default=1)
+FMCSA_CACHE_HOURS = env.int("FMCSA_CACHE_HOURS", default=24)
+FMCSA_CIRCUIT_FAILURES = env.int("FMCSA_CIRCUIT_FAILURES", default=5)
+FMCSA_CIRCUIT_RESET_SECONDS = env.int("FMCSA_CIRCUIT_RESET_SECONDS", default=60)
+
+NEGOTIATION_MAX_ROUNDS = env.int("NEGOTIATION_MAX_ROUNDS", default=3)
+NEGOTIATION_ACCEPT_MARGIN_PCT = env.float("NEGOTIATION_ACCEPT_MARGIN_PCT", default=2.0)
+NEGOTIATION_CEILING_PCT = env.float("NEGOTIATION_CEILING_PCT", default=10.0)
+NEGOTIATION_COUNTER_STEP_PCT = env.float("NEGOTIATION_COUNTER_STEP_PCT", default=50.0)
+
+REGISTRY_FAILURES_BEFORE_UNHEALTHY = env.int("REGISTRY_FAILURES_BEFORE_UNHEALTHY", default=3)
+REGISTRY_SUCCESSES_BEFORE_HEALTHY = env.int("REGISTRY_SUCCESSES_BEFORE_HEALTHY", default=2)
+REGISTRY_STALE_MINUTES = env.int("REGISTRY_STALE_MINUTES", default=10)
+
+RUNTIME_SETTINGS_CACHE_SECONDS = env.int("RUNTIME_SETTINGS_CACHE_SECONDS", default=60)

@@ -1,0 +1,10 @@
+"""Developer machines: DEBUG on, a throwaway secret, SQLite unless DATABASE_URL is set."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY",
+    default="local-development-only-5b1c2f0e9c2d4d7a8e3f6a1b4c7d0e2f9a8b7c6d5e4f3a2b",
+)

@@ -1,0 +1,21 @@
+"""The test suite: fast hashing, isolated cache, throttles out of the way unless a test sets them."""
+
+from .base import *  # noqa: F403
+from .base import REST_FRAMEWORK
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-not-for-production-use-0123456789abcdef"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min", "login": "10000/min"},
+}
+# Tests point the FMCSA client at local HTTP servers; never at the real service.
+FMCSA_BASE_URL = "http://127.0.0.1:9/qc/services"
+FMCSA_WEB_KEY = "test-key"
+FMCSA_TIMEOUT_SECONDS = 1.0

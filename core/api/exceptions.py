@@ -1,0 +1,64 @@
+"""One error body for every 4xx the API returns:
+
+    {"status": 400, "code": "invalid", "detail": "Some fields are not valid.",
+     "fields": {"amount": ["Ensure this value is greater than 0."]}}
+
+``fields`` appears only for validation errors.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.models import StaleVersionError
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request depends on is unavailable."
+    default_code = "service_unavailable"
+
+
+def _first_code(detail):
+    if isinstance(detail, list) and detail:
+        return _first_code(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_code(next(iter(detail.values())))
+    return getattr(detail, "code", None)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, StaleVersionError):
+        exc = Conflict(
+            detail="This record was changed by someone else; reload it and try again.",
+            code="stale_version",
+        )
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            detail=exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    body = {"status": response.status_code}
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail
+        if not isinstance(detail, dict):
+            detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+        body.update(code=_first_code(detail) or "invalid", detail="Some fields are not valid.", fields=detail)
+    elif isinstance(exc, exceptions.APIException):
+        body.update(code=exc.get_codes() if isinstance(exc.get_codes(), str) else "error", detail=exc.detail)
+    elif isinstance(exc, Http404):
+        body.update(code="not_found", detail="Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        body.update(code="permission_denied", detail="You do not have permission to perform this action.")
+    response.data = body
+    return response

@@ -1,0 +1,112 @@
+from django.db import transaction
+from django.utils.cache import quote_etag
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.models import SoftDeleteModel
+
+from .exceptions import Conflict
+
+INCLUDE_DELETED_PARAM = OpenApiParameter(
+    "include_deleted",
+    bool,
+    description="Also list soft-deleted rows (needs the delete permission on the model).",
+)
+
+
+def _parse_version(raw, source):
+    value = str(raw).strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    try:
+        version = int(value)
+    except ValueError:
+        raise serializers.ValidationError({"version": [f"{source} must be a whole number."]}) from None
+    if version < 1:
+        raise serializers.ValidationError({"version": [f"{source} must be 1 or more."]})
+    return version
+
+
+class BaseModelViewSet(viewsets.ModelViewSet):
+    """CRUD on a ``BaseModel`` with the platform's rules:
+
+    * model permissions for every method (``core.api.permissions.ModelPermissions``);
+    * PUT/PATCH carrying a stale ``version`` (body field or ``If-Match``) get 409;
+    * DELETE soft-deletes; ``POST <item>/restore/`` and ``?include_deleted=true`` are
+      for users who hold the model's delete permission.
+
+    Subclasses set ``queryset`` (with the ``select_related`` its serializer needs),
+    ``serializer_class`` and usually ``filterset_class``. For soft-deletable models the
+    queryset starts from ``Model.all_objects``: this class hides deleted rows itself.
+    """
+
+    action_permissions = {"restore": ["{app_label}.delete_{model_name}"]}
+
+    @property
+    def soft_deletable(self) -> bool:
+        return issubclass(self.queryset.model, SoftDeleteModel)
+
+    def can_see_deleted(self) -> bool:
+        model = self.queryset.model
+        return self.request.user.has_perm(f"{model._meta.app_label}.delete_{model._meta.model_name}")
+
+    def include_deleted(self) -> bool:
+        if not self.soft_deletable:
+            return False
+        if self.action == "restore":
+            return True
+        flag = self.request.query_params.get("include_deleted", "").lower() in ("1", "true", "yes")
+        return flag and self.can_see_deleted()
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.soft_deletable and not self.include_deleted():
+            queryset = queryset.filter(deleted_at__isnull=True)
+        return queryset
+
+    def retrieve(self, request, *args, **kwargs):
+        response = super().retrieve(request, *args, **kwargs)
+        response["ETag"] = quote_etag(str(response.data.get("version", "")))
+        return response
+
+    def expected_version(self):
+        if "version" in self.request.data:
+            return _parse_version(self.request.data["version"], "version")
+        header = self.request.headers.get("If-Match")
+        if header:
+            return _parse_version(header, "If-Match")
+        return None
+
+    def update(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().update(request, *args, **kwargs)
+
+    def get_object(self):
+        obj = super().get_object()
+        if self.action in ("update", "partial_update"):
+            # Lock the row so the version comparison and the write are one step.
+            obj = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
+            expected = self.expected_version()
+            if expected is not None and expected != obj.version:
+                raise Conflict(
+                    detail=f"This record is at version {obj.version}, not {expected}; reload it and try again.",
+                    code="stale_version",
+                )
+        return obj
+
+    def perform_destroy(self, instance):
+        instance.delete()  # soft for SoftDeleteModel, explicit hard delete otherwise
+
+    @extend_schema(request=None, description="Bring back a soft-deleted row.")
+    @action(detail=True, methods=["post"])
+    def restore(self, request, *args, **kwargs):
+        if not self.soft_deletable:
+            return Response(status=status.HTTP_404_NOT_FOUND)
+        instance = self.get_object()
+        if not instance.is_deleted:
+            raise Conflict(detail="This record is not deleted.", code="not_deleted")
+        instance.restore()
+        return Response(self.get_serializer(instance).data)

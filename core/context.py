@@ -1,0 +1,19 @@
+"""Who is acting and under which request id, for code far from the view.
+
+The request is kept in a context variable by ``RequestContextMiddleware``. DRF sets
+``request.user`` on the underlying Django request once a token authenticates, so the
+current user is right for token clients, session users and the admin alike.
+"""
+
+from contextvars import ContextVar
+
+current_request: ContextVar = ContextVar("current_request", default=None)
+current_request_id: ContextVar = ContextVar("current_request_id", default=None)
+
+
+def get_current_user():
+    request = current_request.get()
+    user = getattr(request, "user", None) if request is not None else None
+    if user is not None and user.is_authenticated:
+        return user
+    return None

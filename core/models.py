@@ -1,0 +1,230 @@
+"""Base models every domain model builds on.
+
+* ``BaseModel``: UUID key, timestamps, who created/updated it, an optimistic-lock
+  ``version`` and change history.
+* ``SoftDeleteModel``: adds ``deleted_at``/``deleted_by``; ``objects`` hides deleted
+  rows, ``all_objects`` shows them, and deleting (instance or queryset) only marks rows.
+* ``RuntimeSetting``: operator-tunable values, see ``core.runtime``.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from .context import get_current_user
+
+
+class StaleVersionError(Exception):
+    """The row changed (or was deleted) since this copy was read."""
+
+    def __init__(self, instance, expected_version):
+        self.instance = instance
+        self.expected_version = expected_version
+        super().__init__(
+            f"{instance._meta.label} {instance.pk} was changed by someone else (expected version {expected_version})."
+        )
+
+
+class BaseModel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Defaults rather than auto_now*, so fixtures may omit them and loaddata still works.
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    history = HistoricalRecords(inherit=True)
+
+    class Meta:
+        abstract = True
+
+    # Fields only delete()/restore() may write; a plain save() leaves them as stored.
+    _lifecycle_fields: tuple[str, ...] = ()
+
+    def save(self, *args, **kwargs):
+        user = get_current_user()
+        now = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if self._state.adding:
+            self.created_at = self.created_at or now
+            if user is not None and self.created_by_id is None:
+                self.created_by = user
+            self.updated_at = now
+            self.updated_by = user if user is not None else self.updated_by
+            return super().save(*args, **kwargs)
+
+        self.updated_at = now
+        if user is not None:
+            self.updated_by = user
+        if update_fields is None and self._lifecycle_fields:
+            update_fields = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in self._lifecycle_fields
+            ]
+        if update_fields is not None:
+            update_fields = set(update_fields) | {"updated_at", "updated_by", "version"}
+            kwargs["update_fields"] = update_fields
+        expected = self.version
+        self.version = expected + 1
+        self._expected_version = expected
+        try:
+            super().save(*args, **kwargs)
+        except BaseException:
+            self.version = expected
+            raise
+        finally:
+            self._expected_version = None
+
+    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
+        # Optimistic lock: the UPDATE only matches the version this copy was read at.
+        expected = getattr(self, "_expected_version", None)
+        if expected is None:
+            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
+        updated = super()._do_update(
+            base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update
+        )
+        if not updated and base_qs.filter(pk=pk_val).exists():
+            raise StaleVersionError(self, expected)
+        return updated
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def deleted(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def delete(self):
+        """Soft-delete every row, one at a time so each gets its history entry."""
+        count = 0
+        with transaction.atomic(using=self.db):
+            for obj in self.alive().select_for_update():
+                obj.delete()
+                count += 1
+        return count, {self.model._meta.label: count}
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def hard_delete(self):
+        return super().delete()
+
+    hard_delete.alters_data = True
+
+    def restore(self):
+        count = 0
+        with transaction.atomic(using=self.db):
+            for obj in self.deleted().select_for_update():
+                obj.restore()
+                count += 1
+        return count
+
+
+class AliveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+AllObjectsManager = models.Manager.from_queryset(SoftDeleteQuerySet)
+
+
+class SoftDeleteModel(BaseModel):
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = AliveManager()
+    all_objects = AllObjectsManager()
+
+    _lifecycle_fields = ("deleted_at", "deleted_by")
+
+    class Meta:
+        abstract = True
+        # Related lookups and the admin's object fetches see deleted rows too.
+        base_manager_name = "all_objects"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def delete(self, using=None, keep_parents=False):
+        """Mark the row deleted. Use ``hard_delete()`` to remove it for good."""
+        if self.is_deleted:
+            return 0, {}
+        self.deleted_at = timezone.now()
+        self.deleted_by = get_current_user()
+        self.save(update_fields=["deleted_at", "deleted_by"])
+        return 1, {self._meta.label: 1}
+
+    def hard_delete(self, using=None, keep_parents=False):
+        return super().delete(using=using, keep_parents=keep_parents)
+
+    def restore(self):
+        if not self.is_deleted:
+            return
+        self.validate_restorable()
+        self.deleted_at = None
+        self.deleted_by = None
+        self.save(update_fields=["deleted_at", "deleted_by"])
+
+    def validate_restorable(self):
+        """Refuse a restore that would break a live-row unique rule."""
+        for constraint in self._meta.constraints:
+            if isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+                attnames = [self._meta.get_field(name).attname for name in constraint.fields]
+                lookup = {attname: getattr(self, attname) for attname in attnames}
+                clash = type(self).objects.filter(**lookup).exclude(pk=self.pk)
+                if clash.exists():
+                    fields = ", ".join(constraint.fields)
+                    raise ValidationError(
+                        f"Cannot restore: a live {self._meta.verbose_name} with the same {fields} exists."
+                    )
+
+
+class RuntimeSetting(BaseModel):
+    """A value operators change in the admin without a redeploy; see ``core.runtime``."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField()
+    description = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self):
+        return f"{self.key} = {self.value!r}"
+
+    def clean(self):
+        from . import runtime
+
+        try:
+            self.value = runtime.validate(self.key, self.value)
+        except KeyError:
+            raise ValidationError({"key": f"Unknown setting {self.key!r}."}) from None
+        except ValidationError as exc:
+            raise ValidationError({"value": exc.messages}) from None

@@ -1,0 +1,98 @@
+"""Runtime settings: values operators tune in the admin without a redeploy.
+
+Each app declares its keys with ``define()`` (in its ``AppConfig.ready``); the default is
+the Django setting of the same name, which comes from the environment. ``get(key)``
+returns the stored override if there is one, else that default. Overrides are read from
+the cache, which is cleared whenever a ``RuntimeSetting`` row changes.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+
+CACHE_KEY = "core:runtime-settings:v1"
+
+
+@dataclass(frozen=True)
+class Spec:
+    key: str
+    kind: type  # int, float or bool
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def default(self):
+        return getattr(settings, self.key)
+
+    def validate(self, value):
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise ValidationError("Must be true or false.")
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValidationError(f"Must be a number ({self.kind.__name__}).")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise ValidationError(f"Must be a number ({self.kind.__name__}).") from None
+        if not number.is_finite():
+            raise ValidationError("Must be a finite number.")
+        if self.kind is int:
+            if number != number.to_integral_value():
+                raise ValidationError("Must be a whole number.")
+            value = int(number)
+        else:
+            value = float(number)
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"Must be at least {self.minimum}.")
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(f"Must be at most {self.maximum}.")
+        return value
+
+
+_specs: dict[str, Spec] = {}
+
+
+def define(key, kind, description, minimum=None, maximum=None) -> Spec:
+    spec = Spec(key, kind, description, minimum, maximum)
+    _specs[key] = spec
+    return spec
+
+
+def specs() -> dict[str, Spec]:
+    return dict(_specs)
+
+
+def validate(key, value):
+    """Return the value in its proper type; raise KeyError for an unknown key and
+    ValidationError for a bad value."""
+    return _specs[key].validate(value)
+
+
+def _overrides() -> dict:
+    overrides = cache.get(CACHE_KEY)
+    if overrides is None:
+        from .models import RuntimeSetting
+
+        overrides = dict(RuntimeSetting.objects.values_list("key", "value"))
+        cache.set(CACHE_KEY, overrides, settings.RUNTIME_SETTINGS_CACHE_SECONDS)
+    return overrides
+
+
+def get(key):
+    spec = _specs[key]
+    overrides = _overrides()
+    if key in overrides:
+        try:
+            return spec.validate(overrides[key])
+        except ValidationError:
+            pass  # a row written around the admin's validation; fall back to the default
+    return spec.default
+
+
+def clear_cache():
+    cache.delete(CACHE_KEY)
