@@ -1,6 +1,7 @@
 """Everything under /api/v1/. Each app owns its routes in ``<app>/api/urls.py``."""
 
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -9,6 +10,7 @@ from rest_framework.reverse import reverse
 app_name = "api"
 
 
+@extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def api_root(request, format=None):

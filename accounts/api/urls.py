@@ -1,11 +1,9 @@
 from django.urls import path
-from knox import views as knox_views
-
-from .views import LoginView, MeView
+from .views import LoginView, LogoutAllView, LogoutView, MeView
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", knox_views.LogoutView.as_view(), name="logout"),
-    path("logoutall/", knox_views.LogoutAllView.as_view(), name="logoutall"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("logoutall/", LogoutAllView.as_view(), name="logoutall"),
     path("me/", MeView.as_view(), name="me"),
 ]

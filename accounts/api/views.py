@@ -1,6 +1,8 @@
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from knox.views import LoginView as KnoxLoginView
+from knox.views import LogoutAllView as KnoxLogoutAllView
+from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -54,3 +56,13 @@ class MeView(APIView):
     @extend_schema(responses=UserSerializer)
     def get(self, request):
         return Response(UserSerializer(request.user).data)
+
+
+@extend_schema(request=None, responses={204: None}, description="Revoke the token this request was made with.")
+class LogoutView(KnoxLogoutView):
+    pass
+
+
+@extend_schema(request=None, responses={204: None}, description="Revoke every token of the signed-in user.")
+class LogoutAllView(KnoxLogoutAllView):
+    pass

@@ -8,3 +8,6 @@ SECRET_KEY = env(
     "DJANGO_SECRET_KEY",
     default="local-development-only-5b1c2f0e9c2d4d7a8e3f6a1b4c7d0e2f9a8b7c6d5e4f3a2b",
 )
+# runserver serves static files itself; WhiteNoise looks them up on each request.
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG

@@ -19,3 +19,10 @@ REST_FRAMEWORK = {
 FMCSA_BASE_URL = "http://127.0.0.1:9/qc/services"
 FMCSA_WEB_KEY = "test-key"
 FMCSA_TIMEOUT_SECONDS = 1.0
+
+# A small model used to test the shared base classes on their own.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.core.testapp"]  # noqa: F405
+
+# Serve static files from the finders; no collectstatic needed for tests.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,110 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from core.context import current_request
+from core.models import StaleVersionError
+from tests.core.testapp.models import Widget
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_deleted_rows_are_hidden_from_objects_but_not_all_objects():
+    kept, gone = Widget.objects.create(name="kept"), Widget.objects.create(name="gone")
+    gone.delete()
+    assert list(Widget.objects.all()) == [kept]
+    assert set(Widget.all_objects.all()) == {kept, gone}
+    assert Widget.all_objects.get(pk=gone.pk).deleted_at is not None
+
+
+def test_queryset_delete_soft_deletes_every_row():
+    Widget.objects.create(name="a")
+    Widget.objects.create(name="b")
+    count, per_model = Widget.objects.all().delete()
+    assert count == 2 and per_model == {"testapp.Widget": 2}
+    assert Widget.objects.count() == 0
+    assert Widget.all_objects.count() == 2
+
+
+def test_hard_delete_is_explicit():
+    widget = Widget.objects.create(name="a")
+    widget.hard_delete()
+    assert not Widget.all_objects.filter(pk=widget.pk).exists()
+
+
+def test_restore_brings_a_row_back_and_records_who_deleted():
+    user = UserFactory()
+
+    class Request:
+        pass
+
+    request = Request()
+    request.user = user
+    token = current_request.set(request)
+    try:
+        widget = Widget.objects.create(name="a")
+        widget.delete()
+    finally:
+        current_request.reset(token)
+    widget.refresh_from_db()
+    assert widget.deleted_by == user
+    widget.restore()
+    assert Widget.objects.filter(pk=widget.pk).exists()
+    widget.refresh_from_db()
+    assert widget.deleted_at is None and widget.deleted_by is None
+
+
+def test_deleted_name_can_be_reused_but_live_names_stay_unique():
+    old = Widget.objects.create(name="pump")
+    old.delete()
+    Widget.objects.create(name="pump")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Widget.objects.create(name="pump")
+    # Restoring the old row would make two live "pump" rows: refused.
+    with pytest.raises(ValidationError):
+        old.restore()
+
+
+def test_save_never_revives_a_deleted_row():
+    widget = Widget.objects.create(name="a")
+    stale_copy = Widget.objects.get(pk=widget.pk)
+    widget.delete()
+    stale_copy.size = 5
+    with pytest.raises(StaleVersionError), transaction.atomic():
+        stale_copy.save()
+    assert Widget.all_objects.get(pk=widget.pk).deleted_at is not None
+
+
+def test_plain_save_does_not_write_lifecycle_fields():
+    widget = Widget.objects.create(name="a")
+    widget.delete()
+    fresh = Widget.all_objects.get(pk=widget.pk)
+    fresh.deleted_at = None  # a careless edit must not undelete
+    fresh.size = 3
+    fresh.save()
+    reloaded = Widget.all_objects.get(pk=widget.pk)
+    assert reloaded.size == 3 and reloaded.deleted_at is not None
+
+
+def test_every_save_increments_version_and_stale_copies_are_refused():
+    widget = Widget.objects.create(name="a")
+    assert widget.version == 1
+    other = Widget.objects.get(pk=widget.pk)
+    widget.size = 2
+    widget.save()
+    assert widget.version == 2
+    other.size = 9
+    with pytest.raises(StaleVersionError), transaction.atomic():
+        other.save()
+    assert other.version == 1  # left as read, so the caller can reload
+    assert Widget.objects.get(pk=widget.pk).size == 2
+
+
+def test_history_records_each_change():
+    widget = Widget.objects.create(name="a")
+    widget.size = 2
+    widget.save()
+    widget.delete()
+    history = list(widget.history.order_by("history_date").values_list("history_type", "size", "version"))
+    assert history == [("+", 1, 1), ("~", 2, 2), ("~", 2, 3)]
