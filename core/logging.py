@@ -9,7 +9,8 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = current_request_id.get()
+        # django.request logs after the middleware has returned, but passes the request along.
+        record.request_id = current_request_id.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 

@@ -1,5 +1,9 @@
 """The test suite: fast hashing, isolated cache, throttles out of the way unless a test sets them."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK
 
@@ -26,3 +30,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.core.testapp"]  # noqa: F405
 # Serve static files from the finders; no collectstatic needed for tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file rather than memory, so concurrency tests see WAL, IMMEDIATE transactions and
+    # the busy timeout exactly as the application runs them.
+    # One file per test run, so parallel runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"freight-test-{os.getpid()}.sqlite3")}  # noqa: F405

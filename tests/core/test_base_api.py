@@ -10,7 +10,9 @@ URL = "/api/v1/test/widgets/"
 
 
 def _grant(client, *codenames):
-    client.user.user_permissions.add(*Permission.objects.filter(content_type__app_label="testapp", codename__in=codenames))
+    client.user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="testapp", codename__in=codenames)
+    )
 
 
 @pytest.fixture

@@ -61,3 +61,10 @@ def test_admin_edits_runtime_settings_with_validation(spec, admin_client):
     accepted = admin_client.post(url, {"key": "TEST_KNOB", "value": "4"})
     assert accepted.status_code == 302
     assert runtime.get("TEST_KNOB") == 4
+
+
+def test_admin_changes_record_who_made_them(spec, admin_client, admin_user):
+    admin_client.post("/admin/core/runtimesetting/add/", {"key": "TEST_KNOB", "value": "4"})
+    setting = RuntimeSetting.objects.get(key="TEST_KNOB")
+    assert setting.created_by == admin_user and setting.updated_by == admin_user
+    assert setting.history.get().history_user == admin_user

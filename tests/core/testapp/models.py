@@ -14,7 +14,9 @@ class Widget(SoftDeleteModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["name"], condition=Q(deleted_at__isnull=True), name="widget_name_live_unique")
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(deleted_at__isnull=True), name="widget_name_live_unique"
+            )
         ]
 
     def __str__(self):
