@@ -1,0 +1,49 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from tests.core.testapp.models import Widget
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/testapp/widget/"
+
+
+def _names(response):
+    return sorted(obj.name for obj in response.context["cl"].result_list)
+
+
+def test_changelist_hides_deleted_rows_behind_a_filter(admin_client):
+    Widget.objects.create(name="live")
+    Widget.objects.create(name="gone").delete()
+    assert _names(admin_client.get(CHANGELIST)) == ["live"]
+    assert _names(admin_client.get(CHANGELIST, {"deleted": "yes"})) == ["gone"]
+    assert _names(admin_client.get(CHANGELIST, {"deleted": "all"})) == ["gone", "live"]
+
+
+def test_delete_action_soft_deletes_and_restore_action_brings_rows_back(admin_client):
+    widget = Widget.objects.create(name="pump")
+    admin_client.post(CHANGELIST, {"action": "delete_selected", ACTION_CHECKBOX_NAME: [widget.pk], "post": "yes"})
+    assert Widget.all_objects.get(pk=widget.pk).is_deleted
+    admin_client.post(f"{CHANGELIST}?deleted=yes", {"action": "restore_selected", ACTION_CHECKBOX_NAME: [widget.pk]})
+    assert not Widget.all_objects.get(pk=widget.pk).is_deleted
+
+
+def test_restore_refuses_when_a_live_row_took_the_name(admin_client):
+    old = Widget.objects.create(name="pump")
+    old.delete()
+    Widget.objects.create(name="pump")
+    response = admin_client.post(
+        f"{CHANGELIST}?deleted=yes", {"action": "restore_selected", ACTION_CHECKBOX_NAME: [old.pk]}, follow=True
+    )
+    assert "Cannot restore" in response.content.decode()
+    assert Widget.all_objects.get(pk=old.pk).is_deleted
+
+
+def test_change_form_shows_audit_fields_read_only_and_history_is_browsable(admin_client, admin_user):
+    widget = Widget.objects.create(name="pump")
+    response = admin_client.post(f"{CHANGELIST}{widget.pk}/change/", {"name": "pump", "size": 4})
+    assert response.status_code == 302
+    widget.refresh_from_db()
+    assert widget.size == 4 and widget.version == 2 and widget.updated_by == admin_user
+    history = admin_client.get(f"{CHANGELIST}{widget.pk}/history/")
+    assert history.status_code == 200 and admin_user.username in history.content.decode()
