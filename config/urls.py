@@ -17,3 +17,8 @@ urlpatterns = [
     path("health/live/", core_views.live, name="health-live"),
     path("health/ready/", core_views.ready, name="health-ready"),
 ]
+
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"

@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -21,3 +22,23 @@ def ready(request):
     if not healthy:
         body["failing"] = [name for name, result in checks.items() if result["status"] != "ok"]
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _api_error_or(default_view, status, code, detail):
+    """API clients get the API's error body for errors raised outside DRF (unknown URLs,
+    server errors); browser pages keep Django's templates."""
+
+    def view(request, exception=None, **kwargs):
+        if request.path.startswith("/api/"):
+            return JsonResponse({"status": status, "code": code, "detail": detail}, status=status)
+        if exception is not None:
+            return default_view(request, exception, **kwargs)
+        return default_view(request, **kwargs)
+
+    return view
+
+
+bad_request = _api_error_or(defaults.bad_request, 400, "bad_request", "Bad request.")
+permission_denied = _api_error_or(defaults.permission_denied, 403, "permission_denied", "Permission denied.")
+page_not_found = _api_error_or(defaults.page_not_found, 404, "not_found", "Not found.")
+server_error = _api_error_or(defaults.server_error, 500, "server_error", "Internal server error.")

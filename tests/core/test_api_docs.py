@@ -21,3 +21,10 @@ def test_docs_pages_load_their_assets_locally_not_from_a_cdn(client, url):
 def test_browsable_api_works_after_admin_sign_in(admin_client):
     response = admin_client.get("/api/v1/auth/me/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200 and b"Django REST framework" in response.content
+
+
+def test_unknown_api_urls_get_the_api_error_body(admin_client):
+    response = admin_client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response.json() == {"status": 404, "code": "not_found", "detail": "Not found."}
+    assert admin_client.get("/no-such-page/").headers["Content-Type"].startswith("text/html")
