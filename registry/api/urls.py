@@ -1,5 +1,13 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter(trailing_slash=True)
+from .views import HeartbeatView, ServiceViewSet, StatisticsView
 
-urlpatterns = router.urls
+router = DefaultRouter(trailing_slash=True)
+router.register("services", ServiceViewSet, basename="registry-service")
+
+urlpatterns = [
+    path("heartbeat/", HeartbeatView.as_view(), name="registry-heartbeat"),
+    path("statistics/", StatisticsView.as_view(), name="registry-statistics"),
+    *router.urls,
+]

@@ -1,5 +1,5 @@
 """A minimal soft-deletable model, so the shared base classes are tested apart from any domain app.
-It exists only under the test settings (no migrations; the test database creates its table)."""
+It exists only under the test settings."""
 
 from django.db import models
 from django.db.models import Q

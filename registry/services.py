@@ -1,0 +1,242 @@
+"""Writes to the registry. Views, the admin and ``manage.py check_services`` all go through
+these functions, so a rule (cycle refusal, flap thresholds) holds whichever way a change comes in."""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from core import runtime
+from core.context import get_current_user
+
+from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
+from .models import Dependency, Service, Tag
+from .selectors import dependency_cycle
+
+# Key of the transaction-level advisory lock that serialises dependency changes on PostgreSQL,
+# so two concurrent additions cannot each pass the cycle check and together close a cycle.
+# SQLite needs none: its IMMEDIATE transactions already admit one writer at a time.
+DEPENDENCY_GRAPH_LOCK = 0x72656769
+
+
+def _normalise_tags(names: Iterable[str]) -> list[str]:
+    return sorted({name.strip().lower() for name in names if name.strip()})
+
+
+def _set_tags(service: Service, names: Iterable[str]) -> None:
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in _normalise_tags(names)]
+    service.tags.set(tags)
+
+
+def _apply_status_rules(service: Service, fields: dict) -> None:
+    """Keep ``status`` and ``enabled`` in step. Health checks alone decide healthy and
+    unhealthy; operators move a service into maintenance, disable it, or send it back
+    to ``unknown`` so the next checks decide afresh."""
+    status_changed = "status" in fields and fields["status"] != service.status
+    enabled_changed = "enabled" in fields and fields["enabled"] != service.enabled
+    if "status" in fields and "enabled" in fields and (fields["status"] == ServiceStatus.DISABLED) == fields["enabled"]:
+        raise ValidationError({"enabled": ["A service is disabled exactly when it is not enabled."]})
+    if status_changed:
+        status = fields["status"]
+        if status in (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY):
+            raise ValidationError({"status": [f"Only health checks set a service {status}."]})
+        fields["enabled"] = status != ServiceStatus.DISABLED
+    elif enabled_changed:
+        fields["status"] = ServiceStatus.UNKNOWN if fields["enabled"] else ServiceStatus.DISABLED
+    if (status_changed or enabled_changed) and fields["status"] == ServiceStatus.UNKNOWN:
+        service.consecutive_successes = 0
+        service.consecutive_failures = 0
+
+
+def _save(service: Service) -> None:
+    if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
+        raise ValidationError({"name": ["A service with this name already exists."]})
+    service.full_clean(exclude=["tags"])
+    try:
+        with transaction.atomic():
+            service.save()
+    except IntegrityError as exc:
+        if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
+            raise ValidationError({"name": ["A service with this name already exists."]}) from exc
+        raise
+
+
+@transaction.atomic
+def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
+    status = fields.get("status", ServiceStatus.UNKNOWN)
+    if status in (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY):
+        raise ValidationError({"status": [f"Only health checks set a service {status}."]})
+    if fields.get("enabled", True) is False or status == ServiceStatus.DISABLED:
+        if fields.get("enabled") is True:
+            raise ValidationError({"enabled": ["A service is disabled exactly when it is not enabled."]})
+        fields.update(enabled=False, status=ServiceStatus.DISABLED)
+    service = Service(name=name, **fields)
+    _save(service)
+    _set_tags(service, tags)
+    return service
+
+
+@transaction.atomic
+def service_update(*, service: Service, tags: Iterable[str] | None = None, **fields) -> Service:
+    service = Service.all_objects.select_for_update().get(pk=service.pk)
+    _apply_status_rules(service, fields)
+    for field, value in fields.items():
+        setattr(service, field, value)
+    _save(service)
+    if tags is not None:
+        _set_tags(service, tags)
+    return service
+
+
+def service_set_enabled(*, service: Service, enabled: bool) -> Service:
+    return service_update(service=service, enabled=enabled)
+
+
+def service_set_maintenance(*, service: Service, maintenance: bool) -> Service:
+    if maintenance:
+        return service_update(service=service, status=ServiceStatus.MAINTENANCE)
+    if service.status != ServiceStatus.MAINTENANCE:
+        return service
+    return service_update(service=service, status=ServiceStatus.UNKNOWN)
+
+
+@transaction.atomic
+def service_record_health(
+    *, service: Service, passing: bool, response_time_ms: int | None = None, checked_at=None
+) -> Service:
+    """Count one check result and flip the status only once the consecutive count reaches
+    its threshold. Counters change in one UPDATE of database-side expressions on a locked
+    row, so concurrent reports never lose a count."""
+    checked_at = checked_at or timezone.now()
+    rows = Service.all_objects.filter(pk=service.pk)
+    old_status = rows.select_for_update().values_list("status", flat=True).get()
+    held = When(status__in=OPERATOR_HELD_STATUSES, then=F("status"))
+    if passing:
+        threshold = runtime.get("REGISTRY_SUCCESSES_BEFORE_HEALTHY")
+        changes = {
+            "success_count": F("success_count") + 1,
+            "consecutive_successes": F("consecutive_successes") + 1,
+            "consecutive_failures": Value(0),
+            # Right-hand sides see the row as it was, so "+ 1 reaches the threshold" is ">= threshold - 1".
+            "status": Case(
+                held,
+                When(consecutive_successes__gte=threshold - 1, then=Value(ServiceStatus.HEALTHY)),
+                default=F("status"),
+            ),
+        }
+    else:
+        threshold = runtime.get("REGISTRY_FAILURES_BEFORE_UNHEALTHY")
+        changes = {
+            "failure_count": F("failure_count") + 1,
+            "consecutive_failures": F("consecutive_failures") + 1,
+            "consecutive_successes": Value(0),
+            "status": Case(
+                held,
+                When(consecutive_failures__gte=threshold - 1, then=Value(ServiceStatus.UNHEALTHY)),
+                default=F("status"),
+            ),
+        }
+    if response_time_ms is not None:
+        changes["response_time_ms"] = Value(response_time_ms)
+    rows.update(last_health_check=checked_at, version=F("version") + 1, **changes)
+    service.refresh_from_db()
+    if service.status != old_status:
+        # The counters change on every check and stay out of the history; a status flip is recorded.
+        Service.history.bulk_history_create(
+            [service],
+            update=True,
+            default_user=get_current_user(),
+            default_change_reason=f"health checks: {old_status} → {service.status}",
+        )
+    return service
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    seen: list[str]
+    unknown: list[str]
+
+
+def service_heartbeat(*, names: Iterable[str]) -> HeartbeatResult:
+    """Mark the named live services seen now, in one UPDATE whatever the count; the
+    names it did not match are unknown (never registered, or deleted)."""
+    names = list(dict.fromkeys(names))
+    if not names:
+        return HeartbeatResult(seen=[], unknown=[])
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = connection.ops.quote_name(Service._meta.db_table)
+    if connection.vendor == "postgresql":
+        match, names_param = "name = ANY(%s)", names
+    elif connection.vendor == "sqlite":
+        match, names_param = "name IN (SELECT value FROM json_each(%s))", json.dumps(names)
+    else:  # pragma: no cover - the platform runs on PostgreSQL and SQLite
+        match, names_param = "name IN (" + ", ".join(["%s"] * len(names)) + ")", None
+    sql = (
+        f"UPDATE {table} SET last_seen = %s, version = version + 1 WHERE deleted_at IS NULL AND {match} RETURNING name"
+    )
+    params = [now, names_param] if names_param is not None else [now, *names]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        matched = {row[0] for row in cursor.fetchall()}
+    return HeartbeatResult(
+        seen=[name for name in names if name in matched], unknown=[name for name in names if name not in matched]
+    )
+
+
+def _lock_dependency_graph() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DEPENDENCY_GRAPH_LOCK])
+
+
+def dependency_refusal(*, service: Service, depends_on: Service) -> str | None:
+    """Why ``service`` may not depend on ``depends_on``, or None when it may."""
+    if service.pk == depends_on.pk:
+        return f"A service cannot depend on itself ({service.name} → {service.name})."
+    if depends_on.is_deleted:
+        return f"{depends_on.name} is deleted."
+    cycle = dependency_cycle(service_name=service.name, depends_on_name=depends_on.name)
+    if cycle:
+        return f"{service.name} cannot depend on {depends_on.name}: that would create a cycle {' → '.join(cycle)}."
+    return None
+
+
+@transaction.atomic
+def service_add_dependency(*, service: Service, depends_on: Service) -> tuple[Dependency, bool]:
+    """Record that ``service`` needs ``depends_on``; refused if it would close a cycle.
+    Adding an existing dependency again changes nothing (``created`` is False)."""
+    _lock_dependency_graph()
+    existing = Dependency.objects.filter(service=service, depends_on=depends_on).first()
+    if existing is not None:
+        return existing, False
+    refusal = dependency_refusal(service=service, depends_on=depends_on)
+    if refusal:
+        code = "self_dependency" if service.pk == depends_on.pk else "dependency_cycle"
+        raise ValidationError({"name": [ValidationError(refusal, code=code)]})
+    return Dependency.objects.create(service=service, depends_on=depends_on), True
+
+
+@transaction.atomic
+def service_remove_dependency(*, service: Service, depends_on: Service) -> bool:
+    link = Dependency.objects.filter(service=service, depends_on=depends_on).first()
+    if link is None:
+        return False
+    link.delete()
+    return True
+
+
+@transaction.atomic
+def service_set_dependencies(*, service: Service, depends_on: Iterable[Service]) -> None:
+    """Make ``service`` need exactly ``depends_on`` among live services (the admin form)."""
+    wanted = {other.pk: other for other in depends_on}
+    current = {link.depends_on_id: link for link in service.dependency_links.select_related("depends_on")}
+    for pk, link in current.items():
+        if pk not in wanted and not link.depends_on.is_deleted:
+            link.delete()
+    for pk, other in sorted(wanted.items(), key=lambda item: item[1].name):
+        if pk not in current:
+            service_add_dependency(service=service, depends_on=other)

@@ -1,0 +1,104 @@
+import pytest
+from django.urls import reverse
+
+from registry.choices import ServiceStatus
+from registry.models import Dependency, Service
+
+from .factories import ServiceFactory, chain
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(service, **overrides):
+    data = {
+        "name": service.name,
+        "display_name": service.display_name,
+        "description": service.description,
+        "build_type": service.build_type,
+        "protocol": service.protocol,
+        "priority": service.priority,
+        "location": "",
+        "endpoint": "",
+        "port": "",
+        "service_version": service.service_version,
+        "metadata": "{}",
+        "config": "{}",
+        "health_check_url": service.health_check_url,
+        "source_url": "",
+        "registry_url": "",
+        "tags": [],
+        "dependencies": [],
+    }
+    data.update(overrides)
+    return data
+
+
+def change_url(service):
+    return reverse("admin:registry_service_change", args=[service.pk])
+
+
+def test_changelist_filters_by_status_and_tag(admin_client):
+    ServiceFactory(name="pg", status=ServiceStatus.UNHEALTHY, tags=["database"])
+    ServiceFactory(name="git", tags=["vcs"])
+    url = reverse("admin:registry_service_changelist")
+    response = admin_client.get(url, {"status__exact": "unhealthy"})
+    assert response.status_code == 200
+    assert [s.name for s in response.context["cl"].result_list] == ["pg"]
+    tag = Service.objects.get(name="git").tags.get()
+    response = admin_client.get(url, {"tags__id__exact": tag.pk})
+    assert [s.name for s in response.context["cl"].result_list] == ["git"]
+
+
+def test_dependencies_edited_in_the_admin_refuse_cycles(admin_client):
+    s = chain("a", "b", "c")
+    response = admin_client.post(change_url(s["c"]), form_data(s["c"], dependencies=[str(s["a"].pk)]))
+    assert response.status_code == 200  # the form comes back with the error
+    assert "c → a → b → c" in response.content.decode()
+    assert not Dependency.objects.filter(service=s["c"]).exists()
+
+
+def test_dependencies_edited_in_the_admin_are_saved(admin_client):
+    s = chain("a", "b")
+    cache = ServiceFactory(name="cache")
+    response = admin_client.post(change_url(s["a"]), form_data(s["a"], dependencies=[str(cache.pk)]))
+    assert response.status_code == 302
+    assert list(s["a"].dependencies.values_list("name", flat=True)) == ["cache"]
+
+
+def test_counters_and_status_are_read_only_in_the_admin(admin_client):
+    service = ServiceFactory(name="git", success_count=4)
+    admin_client.post(change_url(service), form_data(service, success_count=0, status="healthy"))
+    service.refresh_from_db()
+    assert (service.success_count, service.status) == (4, ServiceStatus.UNKNOWN)
+
+
+def run_action(client, action, *services):
+    return client.post(
+        reverse("admin:registry_service_changelist"),
+        {"action": action, "_selected_action": [str(s.pk) for s in services]},
+        follow=True,
+    )
+
+
+def test_status_actions(admin_client):
+    a, b = ServiceFactory(name="a", status=ServiceStatus.HEALTHY), ServiceFactory(name="b")
+    run_action(admin_client, "disable", a, b)
+    assert set(Service.objects.values_list("status", "enabled")) == {(ServiceStatus.DISABLED, False)}
+    run_action(admin_client, "enable", a)
+    run_action(admin_client, "start_maintenance", b)
+    assert dict(Service.objects.values_list("name", "status")) == {
+        "a": ServiceStatus.UNKNOWN,
+        "b": ServiceStatus.MAINTENANCE,
+    }
+    run_action(admin_client, "end_maintenance", b)
+    assert Service.objects.get(name="b").status == ServiceStatus.UNKNOWN
+
+
+def test_check_now_probes_through_the_same_rules(admin_client, health_server):
+    up = ServiceFactory(name="up", health_check_url=f"{health_server}/ok")
+    no_url = ServiceFactory(name="no-url")
+    for _ in range(2):
+        response = run_action(admin_client, "check_now", up, no_url)
+    assert "up: HTTP 200, now healthy." in [str(m) for m in response.context["messages"]]
+    up.refresh_from_db()
+    assert (up.status, up.success_count) == (ServiceStatus.HEALTHY, 2)
