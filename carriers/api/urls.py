@@ -1,5 +1,15 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-router = DefaultRouter(trailing_slash=True)
+from .views import CallViewSet, CarrierSalesMetricsView, CarrierViewSet, LoadViewSet
 
-urlpatterns = router.urls
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("carriers", CarrierViewSet, basename="carrier")
+router.register("loads", LoadViewSet, basename="load")
+router.register("calls", CallViewSet, basename="call")
+
+urlpatterns = [
+    path("metrics/carrier-sales/", CarrierSalesMetricsView.as_view(), name="carrier-sales-metrics"),
+    *router.urls,
+]

@@ -1,0 +1,203 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as DRFValidationError
+
+from core.admin import BaseModelAdmin
+
+from . import services
+from .choices import LOAD_STATUS_TRANSITIONS, LoadStatus
+from .models import Call, Carrier, Load, Negotiation, Offer
+
+
+@admin.register(Carrier)
+class CarrierAdmin(BaseModelAdmin):
+    list_display = (
+        "mc_number",
+        "legal_name",
+        "dot_number",
+        "eligible",
+        "reasons",
+        "verified_at",
+        "verification_source",
+    )
+    list_filter = ("eligible", "verification_source", "status_code")
+    search_fields = ("mc_number", "legal_name", "dba_name", "=dot_number")
+    ordering = ("mc_number",)
+    readonly_fields = (
+        "eligible",
+        "ineligibility_reasons",
+        "allowed_to_operate",
+        "status_code",
+        "out_of_service_date",
+        "safety_rating",
+        "verified_at",
+        "verification_source",
+        "fmcsa_answer",
+    )
+    actions = ("verify_again_now",)
+
+    @admin.display(description="reasons")
+    def reasons(self, obj):
+        return ", ".join(obj.ineligibility_reasons or []) or "—"
+
+    @admin.display(description="FMCSA answer")
+    def fmcsa_answer(self, obj):
+        if not obj.fmcsa_data:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(obj.fmcsa_data, indent=2, sort_keys=True))
+
+    @admin.action(description="Verify again now with FMCSA", permissions=["verify"])
+    def verify_again_now(self, request, queryset):
+        for carrier in queryset.filter(deleted_at__isnull=True):
+            try:
+                verification = services.carrier_verify(mc_number=carrier.mc_number, force=True)
+            except APIException as exc:
+                self.message_user(request, f"MC{carrier.mc_number}: {exc.detail}", messages.ERROR)
+                continue
+            fresh = verification.carrier
+            verdict = "eligible" if fresh.eligible else "not eligible (" + ", ".join(fresh.ineligibility_reasons) + ")"
+            self.message_user(request, f"MC{fresh.mc_number}: {verdict}.", messages.SUCCESS)
+
+    def has_verify_permission(self, request):
+        return request.user.has_perm("carriers.verify_carrier")
+
+
+class LoadAdminForm(forms.ModelForm):
+    """The same status rules as the API; the database constraints are checked by the form too."""
+
+    class Meta:
+        model = Load
+        fields = (
+            "load_id",
+            "origin_city",
+            "origin_state",
+            "destination_city",
+            "destination_state",
+            "pickup_datetime",
+            "delivery_datetime",
+            "equipment_type",
+            "loadboard_rate",
+            "max_rate",
+            "status",
+            "weight",
+            "commodity_type",
+            "num_of_pieces",
+            "miles",
+            "dimensions",
+            "notes",
+        )
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        current = self.instance.status if self.instance.pk else LoadStatus.AVAILABLE
+        if status != current and status not in LOAD_STATUS_TRANSITIONS.get(current, set()):
+            raise forms.ValidationError(f"A {current} load cannot be set to {status} by hand.")
+        return status
+
+
+@admin.register(Load)
+class LoadAdmin(BaseModelAdmin):
+    form = LoadAdminForm
+    list_display = (
+        "load_id",
+        "origin",
+        "destination",
+        "pickup_datetime",
+        "equipment_type",
+        "loadboard_rate",
+        "agreed_rate",
+        "status",
+        "booked_carrier",
+    )
+    list_filter = ("status", "equipment_type", "origin_state", ("pickup_datetime", admin.DateFieldListFilter))
+    search_fields = ("load_id", "origin_city", "destination_city")
+    ordering = ("pickup_datetime", "load_id")
+    list_select_related = ("booked_carrier",)
+    readonly_fields = ("agreed_rate", "booked_carrier", "booked_at")
+    actions = ("cancel_loads",)
+
+    @admin.display(description="origin", ordering="origin_state")
+    def origin(self, obj):
+        return f"{obj.origin_city}, {obj.origin_state}"
+
+    @admin.display(description="destination", ordering="destination_state")
+    def destination(self, obj):
+        return f"{obj.destination_city}, {obj.destination_state}"
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if not request.user.has_perm("carriers.view_load_ceiling"):
+            fields = [name for name in fields if name != "max_rate"]
+        return fields
+
+    @admin.action(description="Cancel selected loads", permissions=["change"])
+    def cancel_loads(self, request, queryset):
+        cancelled = 0
+        for load in queryset.filter(deleted_at__isnull=True).exclude(status=LoadStatus.CANCELLED):
+            try:
+                services.load_cancel(load=load)
+                cancelled += 1
+            except DRFValidationError as exc:
+                detail = exc.detail.get("status", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+                self.message_user(request, f"{load.load_id}: {' '.join(map(str, detail))}", messages.ERROR)
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} load(s).", messages.SUCCESS)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OfferInline(ReadOnlyInline):
+    model = Offer
+    fields = ("round", "negotiation", "amount", "decision", "counter_amount", "agreed_amount", "created_at")
+    readonly_fields = fields
+    ordering = ("created_at", "round")
+
+
+class ReadOnlyAdmin(BaseModelAdmin):
+    """Append-only records: readable, never edited or deleted here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "started_at", "mc_number", "load", "outcome", "sentiment", "duration_seconds")
+    list_filter = ("outcome", "sentiment", ("started_at", admin.DateFieldListFilter))
+    search_fields = ("external_id", "mc_number", "load__load_id", "summary")
+    ordering = ("-started_at",)
+    list_select_related = ("load",)
+    inlines = (OfferInline,)
+
+
+@admin.register(Negotiation)
+class NegotiationAdmin(ReadOnlyAdmin):
+    list_display = ("load", "carrier", "status", "rounds_used", "last_counter", "agreed_rate", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("load__load_id", "carrier__mc_number")
+    ordering = ("-created_at",)
+    list_select_related = ("load", "carrier")
+    inlines = (OfferInline,)

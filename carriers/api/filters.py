@@ -1,0 +1,87 @@
+import django_filters
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+
+from ..choices import CallOutcome, LoadStatus, Sentiment, USState
+from ..models import Call, Carrier, Load
+from ..normalize import normalize_equipment, normalize_mc_number
+
+
+def _state(field_name):
+    def method(queryset, name, value):
+        code = value.strip().upper()
+        if code not in USState.values:
+            raise ValidationError({name: [f"'{value}' is not a two-letter US state code."]})
+        # Exact match: "IL" must never match "Mobile, AL".
+        return queryset.filter(**{field_name: code})
+
+    return method
+
+
+def _mc_number(queryset, name, value):
+    try:
+        mc = normalize_mc_number(value)
+    except Exception as exc:  # normalize raises a DRF ValidationError without a field name
+        raise ValidationError({name: list(getattr(exc, "detail", [str(exc)]))}) from None
+    return queryset.filter(mc_number=mc)
+
+
+class CarrierFilter(django_filters.FilterSet):
+    mc_number = django_filters.CharFilter(method=_mc_number)
+    dot_number = django_filters.NumberFilter()
+    eligible = django_filters.BooleanFilter()
+    name = django_filters.CharFilter(method="filter_name", label="Legal or DBA name contains")
+
+    class Meta:
+        model = Carrier
+        fields = ("mc_number", "dot_number", "eligible", "name")
+
+    def filter_name(self, queryset, name, value):
+        return queryset.filter(Q(legal_name__icontains=value) | Q(dba_name__icontains=value))
+
+
+class LoadFilter(django_filters.FilterSet):
+    origin_city = django_filters.CharFilter(field_name="origin_city", lookup_expr="iexact")
+    origin_state = django_filters.CharFilter(method=_state("origin_state"))
+    destination_city = django_filters.CharFilter(field_name="destination_city", lookup_expr="iexact")
+    destination_state = django_filters.CharFilter(method=_state("destination_state"))
+    equipment_type = django_filters.CharFilter(method="filter_equipment")
+    pickup_from = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
+    pickup_to = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
+    min_rate = django_filters.NumberFilter(field_name="loadboard_rate", lookup_expr="gte")
+    max_weight = django_filters.NumberFilter(field_name="weight", lookup_expr="lte")
+    status = django_filters.ChoiceFilter(choices=LoadStatus.choices)
+
+    class Meta:
+        model = Load
+        fields = (
+            "origin_city",
+            "origin_state",
+            "destination_city",
+            "destination_state",
+            "equipment_type",
+            "pickup_from",
+            "pickup_to",
+            "min_rate",
+            "max_weight",
+            "status",
+        )
+
+    def filter_equipment(self, queryset, name, value):
+        equipment = normalize_equipment(value)
+        if equipment is None:
+            raise ValidationError({name: [f"Unknown equipment type '{value}'."]})
+        return queryset.filter(equipment_type=equipment)
+
+
+class CallFilter(django_filters.FilterSet):
+    outcome = django_filters.ChoiceFilter(choices=CallOutcome.choices)
+    sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
+    mc_number = django_filters.CharFilter(method=_mc_number)
+    started_from = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_to = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
+    load_id = django_filters.CharFilter(field_name="load__load_id")
+
+    class Meta:
+        model = Call
+        fields = ("outcome", "sentiment", "mc_number", "started_from", "started_to", "load_id")

@@ -1,0 +1,261 @@
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Length, Upper
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+
+from core.models import BaseModel, SoftDeleteModel
+
+from .choices import (
+    CARRIER_HELD_STATUSES,
+    CallOutcome,
+    EquipmentType,
+    LoadStatus,
+    NegotiationStatus,
+    OfferDecision,
+    Sentiment,
+    USState,
+    VerificationSource,
+)
+
+MONEY = {"max_digits": 10, "decimal_places": 2}
+CENT = Decimal("0.01")
+
+
+class Carrier(SoftDeleteModel):
+    """A trucking company, keyed by its MC (docket) number, with the last FMCSA answer."""
+
+    mc_number = models.CharField("MC number", max_length=8, help_text="Digits only, 1–8 of them.")
+    dot_number = models.PositiveBigIntegerField("USDOT number", null=True, blank=True, db_index=True)
+    legal_name = models.CharField(max_length=255, blank=True)
+    dba_name = models.CharField("DBA name", max_length=255, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+
+    # The last verification, as FMCSA answered it.
+    allowed_to_operate = models.BooleanField(null=True, blank=True, editable=False)
+    status_code = models.CharField("USDOT status", max_length=1, blank=True, editable=False)
+    out_of_service_date = models.DateField(null=True, blank=True, editable=False)
+    safety_rating = models.CharField(max_length=1, blank=True, editable=False)
+    eligible = models.BooleanField(default=False, editable=False, db_index=True)
+    ineligibility_reasons = models.JSONField(default=list, blank=True, editable=False)
+    verified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_source = models.CharField(
+        max_length=20, choices=VerificationSource.choices, blank=True, editable=False
+    )
+    fmcsa_data = models.JSONField("FMCSA answer", null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["mc_number"]
+        permissions = [("verify_carrier", "Can verify a carrier with FMCSA")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mc_number"], condition=Q(deleted_at__isnull=True), name="carrier_mc_unique_alive"
+            ),
+            models.CheckConstraint(
+                condition=Q(GreaterThanOrEqual(Length("mc_number"), 1)) & Q(LessThanOrEqual(Length("mc_number"), 8)),
+                name="carrier_mc_length",
+            ),
+        ]
+
+    def __str__(self):
+        return f"MC{self.mc_number} {self.legal_name}".strip()
+
+
+class LoadQuerySet(models.QuerySet):
+    def available(self):
+        return self.filter(status=LoadStatus.AVAILABLE)
+
+
+class AliveLoadManager(models.Manager.from_queryset(LoadQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class Load(SoftDeleteModel):
+    """A shipment the broker posts. ``loadboard_rate`` is what the broker offers to pay;
+    ``max_rate`` is the most it will go to (never shown to carriers); ``agreed_rate`` is what
+    was settled with ``booked_carrier``."""
+
+    load_id = models.CharField("load ID", max_length=32, help_text="The broker's reference, e.g. L-10042.")
+    origin_city = models.CharField(max_length=100)
+    origin_state = models.CharField(max_length=2, choices=USState.choices)
+    destination_city = models.CharField(max_length=100)
+    destination_state = models.CharField(max_length=2, choices=USState.choices)
+    pickup_datetime = models.DateTimeField()
+    delivery_datetime = models.DateTimeField()
+    equipment_type = models.CharField(max_length=20, choices=EquipmentType.choices)
+    loadboard_rate = models.DecimalField(**MONEY, help_text="Posted rate in USD, what the broker offers to pay.")
+    max_rate = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Ceiling in USD; empty means the posted rate plus NEGOTIATION_CEILING_PCT.",
+    )
+    agreed_rate = models.DecimalField(**MONEY, null=True, blank=True, editable=False)
+    booked_carrier = models.ForeignKey(
+        Carrier, null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="booked_loads"
+    )
+    booked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status = models.CharField(max_length=20, choices=LoadStatus.choices, default=LoadStatus.AVAILABLE)
+    weight = models.PositiveIntegerField(help_text="Pounds.")
+    commodity_type = models.CharField(max_length=100, blank=True)
+    num_of_pieces = models.PositiveIntegerField(null=True, blank=True)
+    miles = models.PositiveIntegerField(null=True, blank=True)
+    dimensions = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True)
+
+    objects = AliveLoadManager()
+
+    class Meta:
+        ordering = ["pickup_datetime", "load_id"]
+        permissions = [("view_load_ceiling", "Can see the broker's ceiling rate")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["load_id"], condition=Q(deleted_at__isnull=True), name="load_id_unique_alive"
+            ),
+            models.CheckConstraint(condition=Q(loadboard_rate__gt=0), name="load_posted_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(max_rate__isnull=True) | Q(max_rate__gte=F("loadboard_rate")),
+                name="load_ceiling_not_below_posted",
+            ),
+            models.CheckConstraint(
+                condition=Q(agreed_rate__isnull=True) | Q(agreed_rate__gt=0), name="load_agreed_rate_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(agreed_rate__isnull=True) | Q(max_rate__isnull=True) | Q(agreed_rate__lte=F("max_rate")),
+                name="load_agreed_not_above_ceiling",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_datetime__gt=F("pickup_datetime")), name="load_delivery_after_pickup"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=CARRIER_HELD_STATUSES)
+                | Q(booked_carrier__isnull=False, agreed_rate__isnull=False),
+                name="load_booked_has_carrier_and_rate",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=LoadStatus.AVAILABLE) | Q(booked_carrier__isnull=True, agreed_rate__isnull=True),
+                name="load_available_has_no_carrier",
+            ),
+            models.CheckConstraint(condition=Q(status__in=LoadStatus.values), name="load_status_valid"),
+            models.CheckConstraint(condition=Q(equipment_type__in=EquipmentType.values), name="load_equipment_valid"),
+            models.CheckConstraint(
+                condition=Q(origin_state__in=USState.values) & Q(destination_state__in=USState.values),
+                name="load_state_codes_valid",
+            ),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="load_weight_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "pickup_datetime"], name="load_status_pickup_idx"),
+            models.Index(fields=["origin_state", "status", "pickup_datetime"], name="load_origin_search_idx"),
+            models.Index(fields=["destination_state", "status", "pickup_datetime"], name="load_dest_search_idx"),
+            models.Index(fields=["equipment_type", "status", "pickup_datetime"], name="load_equipment_search_idx"),
+            models.Index(fields=["status", "loadboard_rate"], name="load_status_rate_idx"),
+            models.Index(fields=["booked_at"], name="load_booked_at_idx"),
+            # City search is case-insensitive (iexact compares UPPER(...)).
+            models.Index(Upper("origin_city"), name="load_origin_city_upper_idx"),
+            models.Index(Upper("destination_city"), name="load_dest_city_upper_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.load_id} {self.origin_city}, {self.origin_state} → {self.destination_city}, {self.destination_state}"
+
+    def ceiling(self, ceiling_pct: float) -> Decimal:
+        """The most the broker will pay: ``max_rate`` if set, else posted rate plus ``ceiling_pct``."""
+        if self.max_rate is not None:
+            return self.max_rate
+        raw = self.loadboard_rate * (Decimal(1) + Decimal(str(ceiling_pct)) / 100)
+        return raw.quantize(CENT, rounding=ROUND_DOWN)
+
+
+class Negotiation(BaseModel):
+    """One carrier's rate negotiation on one load; its rounds are ``Offer`` rows."""
+
+    load = models.ForeignKey(Load, on_delete=models.PROTECT, related_name="negotiations")
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="negotiations")
+    status = models.CharField(max_length=20, choices=NegotiationStatus.choices, default=NegotiationStatus.OPEN)
+    rounds_used = models.PositiveSmallIntegerField(default=0)
+    last_counter = models.DecimalField(**MONEY, null=True, blank=True)
+    agreed_rate = models.DecimalField(**MONEY, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["load", "carrier"], name="negotiation_one_per_carrier_per_load"),
+            models.CheckConstraint(
+                condition=Q(last_counter__isnull=True) | Q(last_counter__gt=0), name="negotiation_counter_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=NegotiationStatus.BOOKED) | Q(agreed_rate__isnull=False),
+                name="negotiation_booked_has_rate",
+            ),
+            models.CheckConstraint(condition=Q(status__in=NegotiationStatus.values), name="negotiation_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.load.load_id} / MC{self.carrier.mc_number}"
+
+
+class Call(BaseModel):
+    """A finished inbound call as the voice platform reports it. Append-only."""
+
+    external_id = models.CharField(max_length=100, unique=True, help_text="The voice platform's id for the call.")
+    mc_number = models.CharField("MC number", max_length=8, blank=True, db_index=True)
+    carrier = models.ForeignKey(Carrier, null=True, blank=True, on_delete=models.PROTECT, related_name="calls")
+    load = models.ForeignKey(Load, null=True, blank=True, on_delete=models.PROTECT, related_name="calls")
+    started_at = models.DateTimeField()
+    duration_seconds = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=30, choices=CallOutcome.choices)
+    sentiment = models.CharField(max_length=20, choices=Sentiment.choices)
+    summary = models.TextField(blank=True)
+    transcript = models.TextField(blank=True)
+    extracted = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=CallOutcome.values), name="call_outcome_valid"),
+            models.CheckConstraint(condition=Q(sentiment__in=Sentiment.values), name="call_sentiment_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["started_at"], name="call_started_idx"),
+            models.Index(fields=["outcome", "started_at"], name="call_outcome_started_idx"),
+            models.Index(fields=["sentiment", "started_at"], name="call_sentiment_started_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.external_id} ({self.get_outcome_display()})"
+
+
+class Offer(BaseModel):
+    """One round of a negotiation: the carrier's ask and what we decided. Append-only."""
+
+    negotiation = models.ForeignKey(Negotiation, on_delete=models.PROTECT, related_name="offers")
+    round = models.PositiveSmallIntegerField()
+    amount = models.DecimalField(**MONEY, help_text="The carrier's ask in USD.")
+    decision = models.CharField(max_length=10, choices=OfferDecision.choices)
+    counter_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    agreed_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    call_external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.PROTECT, related_name="offers")
+
+    class Meta:
+        ordering = ["negotiation", "round"]
+        constraints = [
+            models.UniqueConstraint(fields=["negotiation", "round"], name="offer_one_per_round"),
+            models.CheckConstraint(condition=Q(round__gte=1), name="offer_round_positive"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="offer_amount_positive"),
+            models.CheckConstraint(condition=Q(decision__in=OfferDecision.values), name="offer_decision_valid"),
+            models.CheckConstraint(
+                condition=Q(decision=OfferDecision.COUNTER, counter_amount__isnull=False, agreed_amount__isnull=True)
+                | Q(decision=OfferDecision.ACCEPT, counter_amount__isnull=True, agreed_amount__isnull=False)
+                | Q(decision=OfferDecision.REJECT, counter_amount__isnull=True, agreed_amount__isnull=True),
+                name="offer_decision_amounts_consistent",
+            ),
+        ]
+
+    def __str__(self):
+        return f"round {self.round}: {self.amount} → {self.decision}"

@@ -1,0 +1,49 @@
+"""Turning what callers say into the values we store."""
+
+import re
+
+from rest_framework import serializers
+
+from .choices import EquipmentType
+
+MC_PATTERN = re.compile(r"(?:MC)?[ \t\-#]*([0-9]{1,8})", re.IGNORECASE)
+
+
+def normalize_mc_number(value) -> str:
+    """``"MC 123456"``, ``"MC-123456"``, ``"mc123456"``, ``"123456"`` → ``"123456"``.
+
+    Raises ``serializers.ValidationError`` unless it is 1–8 digits (optionally after "MC")."""
+    text = str(value).strip() if value is not None else ""
+    match = MC_PATTERN.fullmatch(text)
+    if not match or int(match.group(1)) == 0:
+        raise serializers.ValidationError('An MC number is 1 to 8 digits, optionally after "MC" (e.g. MC 123456).')
+    return str(int(match.group(1)))
+
+
+# Spellings callers and load boards use for the same trailer.
+_EQUIPMENT_ALIASES = {
+    "van": EquipmentType.DRY_VAN,
+    "dryvan": EquipmentType.DRY_VAN,
+    "refrigerated": EquipmentType.REEFER,
+    "refer": EquipmentType.REEFER,
+    "flat": EquipmentType.FLATBED,
+    "flatbedtrailer": EquipmentType.FLATBED,
+    "stepdeck": EquipmentType.STEP_DECK,
+    "dropdeck": EquipmentType.STEP_DECK,
+    "poweronly": EquipmentType.POWER_ONLY,
+}
+
+
+def normalize_equipment(value: str) -> str | None:
+    """``"Dry Van"``, ``"dry-van"``, ``"DRY_VAN"`` → ``"dry_van"``; ``None`` when unknown."""
+    if not isinstance(value, str):
+        return None
+    slug = re.sub(r"[\s\-_/]+", "_", value.strip().lower()).strip("_")
+    if slug in EquipmentType.values:
+        return slug
+    squashed = slug.replace("_", "")
+    for choice in EquipmentType.values:
+        if choice.replace("_", "") == squashed:
+            return choice
+    alias = _EQUIPMENT_ALIASES.get(squashed)
+    return alias.value if alias else None

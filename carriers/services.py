@@ -1,0 +1,368 @@
+"""Writes of the carrier sales desk. Each runs in one transaction; callers get either the
+whole change or an exception (and no partial write)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+
+from core import runtime
+from core.api.exceptions import Conflict, ServiceUnavailable
+from core.context import get_current_user
+
+from . import fmcsa
+from .choices import (
+    LOAD_STATUS_TRANSITIONS,
+    IneligibilityReason,
+    LoadStatus,
+    NegotiationStatus,
+    OfferDecision,
+    VerificationSource,
+)
+from .models import Call, Carrier, Load, Negotiation, Offer
+from .negotiation import Rules, decide
+
+logger = logging.getLogger(__name__)
+
+# An ask this many times the posted rate is a mistake (or a joke), not a negotiating position.
+ABSURD_ASK_MULTIPLE = 5
+
+
+def _record_history(instance):
+    """History entry for a row changed by ``queryset.update()`` (which sends no signals)."""
+    history_model = type(instance).history.model
+    tracked = {f.attname for f in history_model._meta.fields}
+    attrs = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields if f.attname in tracked}
+    history_model.objects.create(
+        history_type="~", history_date=timezone.now(), history_user=get_current_user(), **attrs
+    )
+
+
+# --- Verification -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verification:
+    carrier: Carrier
+    source: str  # "fmcsa" when FMCSA answered just now, "cache" when a fresh stored answer was reused
+
+
+def verification_is_fresh(carrier: Carrier, *, now=None) -> bool:
+    """A stored FMCSA answer is reused for FMCSA_CACHE_HOURS; one dated in the future is not trusted."""
+    if carrier.verified_at is None:
+        return False
+    now = now or timezone.now()
+    age = now - carrier.verified_at
+    return timedelta(0) <= age < timedelta(hours=runtime.get("FMCSA_CACHE_HOURS"))
+
+
+def _store_verification(mc_number: str, record: fmcsa.CarrierRecord | None) -> Carrier:
+    now = timezone.now()
+    with transaction.atomic():
+        carrier = Carrier.objects.select_for_update().filter(mc_number=mc_number).first()
+        if carrier is None:
+            try:
+                with transaction.atomic():
+                    carrier = Carrier.objects.create(mc_number=mc_number)
+            except IntegrityError:  # verified by someone else at the same moment
+                carrier = Carrier.objects.select_for_update().get(mc_number=mc_number)
+        if record is None:
+            carrier.allowed_to_operate = None
+            carrier.status_code = ""
+            carrier.out_of_service_date = None
+            carrier.safety_rating = ""
+            carrier.eligible = False
+            carrier.ineligibility_reasons = [IneligibilityReason.NOT_FOUND.value]
+            carrier.fmcsa_data = None
+        else:
+            carrier.dot_number = record.dot_number
+            carrier.legal_name = record.legal_name
+            carrier.dba_name = record.dba_name
+            carrier.phone = record.phone or carrier.phone
+            carrier.city = record.city or carrier.city
+            carrier.state = record.state or carrier.state
+            carrier.allowed_to_operate = record.allowed_to_operate
+            carrier.status_code = record.status_code
+            carrier.out_of_service_date = record.out_of_service_date
+            carrier.safety_rating = record.safety_rating
+            carrier.ineligibility_reasons = record.reasons
+            carrier.eligible = not carrier.ineligibility_reasons
+            carrier.fmcsa_data = record.raw
+        carrier.verified_at = now
+        carrier.verification_source = VerificationSource.FMCSA
+        carrier.save()
+    return carrier
+
+
+def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
+    """Eligibility of a carrier: the stored FMCSA answer while fresh, else a new lookup.
+
+    Raises ``ServiceUnavailable`` (503) when FMCSA cannot answer and nothing fresh is stored:
+    we never guess."""
+    carrier = Carrier.objects.filter(mc_number=mc_number).first()
+    if carrier is not None and not force and verification_is_fresh(carrier):
+        return Verification(carrier=carrier, source="cache")
+    try:
+        record = fmcsa.lookup_by_mc(mc_number)
+    except fmcsa.FMCSANotConfigured as exc:
+        raise ServiceUnavailable(detail=str(exc), code=exc.code) from exc
+    except fmcsa.FMCSAUnavailable as exc:
+        raise ServiceUnavailable(
+            detail=f"FMCSA verification is unavailable right now: {exc} Try again shortly or hand over to a rep.",
+            code=exc.code,
+        ) from exc
+    return Verification(carrier=_store_verification(mc_number, record), source="fmcsa")
+
+
+# --- Loads --------------------------------------------------------------------------------
+
+
+def _apply_status(load: Load, status: str):
+    if status == load.status:
+        return
+    allowed = LOAD_STATUS_TRANSITIONS.get(load.status, set())
+    if status not in allowed:
+        raise ValidationError(
+            {"status": [f"A {load.get_status_display().lower()} load cannot be set to {status} by hand."]}
+        )
+    if status == LoadStatus.AVAILABLE:
+        # Back on the board: the previous booking no longer holds.
+        load.booked_carrier = None
+        load.agreed_rate = None
+        load.booked_at = None
+    load.status = status
+
+
+def load_create(**fields) -> Load:
+    fields.pop("status", None)  # a new load is always available
+    load = Load(**fields)
+    try:
+        with transaction.atomic():
+            load.save()
+    except IntegrityError as exc:
+        if Load.objects.filter(load_id=load.load_id).exists():
+            raise ValidationError({"load_id": ["A load with this load ID already exists."]}) from exc
+        raise
+    return load
+
+
+@transaction.atomic
+def load_update(*, load: Load, **fields) -> Load:
+    status = fields.pop("status", None)
+    previous_status = load.status
+    for name, value in fields.items():
+        setattr(load, name, value)
+    if status is not None:
+        _apply_status(load, status)
+    if load.max_rate is not None and load.max_rate < load.loadboard_rate:
+        raise ValidationError({"max_rate": ["The ceiling cannot be below the posted rate."]})
+    if load.delivery_datetime <= load.pickup_datetime:
+        raise ValidationError({"delivery_datetime": ["Delivery must be after pickup."]})
+    if load.status == LoadStatus.AVAILABLE and previous_status != LoadStatus.AVAILABLE:
+        # Re-posted: the carrier who held it let it go; those who lost the race may try again.
+        now = timezone.now()
+        negotiations = Negotiation.objects.filter(load=load)
+        negotiations.filter(status=NegotiationStatus.CLOSED).update(
+            status=NegotiationStatus.OPEN, updated_at=now, version=F("version") + 1
+        )
+        negotiations.filter(status=NegotiationStatus.BOOKED).update(
+            status=NegotiationStatus.CLOSED, updated_at=now, version=F("version") + 1
+        )
+    try:
+        with transaction.atomic():
+            load.save()
+    except IntegrityError as exc:
+        if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
+            raise ValidationError({"load_id": ["A load with this load ID already exists."]}) from exc
+        raise
+    return load
+
+
+def load_cancel(*, load: Load) -> Load:
+    return load_update(load=load, status=LoadStatus.CANCELLED)
+
+
+# --- Negotiation --------------------------------------------------------------------------
+
+
+def negotiation_rules() -> Rules:
+    return Rules(
+        max_rounds=runtime.get("NEGOTIATION_MAX_ROUNDS"),
+        accept_margin_pct=runtime.get("NEGOTIATION_ACCEPT_MARGIN_PCT"),
+        counter_step_pct=runtime.get("NEGOTIATION_COUNTER_STEP_PCT"),
+    )
+
+
+def load_ceiling(load: Load) -> Decimal:
+    return load.ceiling(runtime.get("NEGOTIATION_CEILING_PCT"))
+
+
+@dataclass(frozen=True)
+class OfferResult:
+    offer: Offer
+    negotiation: Negotiation
+    load: Load
+    rounds_left: int
+
+
+def _not_available(load: Load) -> Conflict:
+    return Conflict(
+        detail=f"Load {load.load_id} is not available (it is {load.get_status_display().lower()}).",
+        code="load_not_available",
+    )
+
+
+def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
+    """Book ``load`` for ``carrier`` at ``rate`` if it is still available; the conditional
+    UPDATE's row count decides the winner when several carriers agree at the same moment."""
+    now = timezone.now()
+    won = Load.objects.filter(pk=load.pk, status=LoadStatus.AVAILABLE).update(
+        status=LoadStatus.BOOKED,
+        booked_carrier=carrier,
+        agreed_rate=rate,
+        booked_at=now,
+        updated_at=now,
+        updated_by=get_current_user(),
+        version=F("version") + 1,
+    )
+    if not won:
+        load.refresh_from_db()
+        raise _not_available(load)
+    load.refresh_from_db()
+    _record_history(load)
+    # Everyone else negotiating this load is done.
+    Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN).exclude(carrier=carrier).update(
+        status=NegotiationStatus.CLOSED, updated_at=now, version=F("version") + 1
+    )
+    return load
+
+
+def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_id: str = "") -> OfferResult:
+    """One round of negotiation on ``load_id`` for the carrier ``mc_number`` asking ``amount``.
+
+    Every rate comes from the load row, never from the caller. Accepting books the load."""
+    load = Load.objects.filter(load_id=load_id).first()
+    if load is None:
+        raise NotFound(f"No load with load ID {load_id}.")
+    if load.status != LoadStatus.AVAILABLE:
+        raise _not_available(load)
+    if amount > load.loadboard_rate * ABSURD_ASK_MULTIPLE:
+        raise ValidationError(
+            {"amount": [f"An ask of more than {ABSURD_ASK_MULTIPLE} times the posted rate is not a valid offer."]}
+        )
+
+    # Outside the transaction: an HTTP call must not hold row locks.
+    carrier = carrier_verify(mc_number=mc_number).carrier
+    if not carrier.eligible:
+        reasons = ", ".join(carrier.ineligibility_reasons) or "not verified"
+        raise PermissionDenied(detail=f"Carrier MC{mc_number} is not eligible to book loads ({reasons}).")
+
+    rules = negotiation_rules()
+    with transaction.atomic():
+        Negotiation.objects.get_or_create(load=load, carrier=carrier)
+        # One carrier's rounds on one load run one at a time.
+        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
+        load = Load.objects.filter(pk=load.pk).first()
+        if load is None:
+            raise NotFound(f"No load with load ID {load_id}.")
+        if load.status != LoadStatus.AVAILABLE:
+            raise _not_available(load)
+        if negotiation.status != NegotiationStatus.OPEN:
+            raise Conflict(
+                detail=f"The negotiation on load {load_id} with this carrier is over ({negotiation.status}).",
+                code="negotiation_closed",
+            )
+        if negotiation.rounds_used >= rules.max_rounds:
+            raise Conflict(
+                detail=f"No rounds left: at most {rules.max_rounds} offers per carrier per load.",
+                code="no_rounds_left",
+            )
+        round_number = negotiation.rounds_used + 1
+        outcome = decide(
+            posted=load.loadboard_rate,
+            ceiling=load_ceiling(load),
+            previous_counter=negotiation.last_counter,
+            round_number=round_number,
+            ask=amount,
+            rules=rules,
+        )
+        if outcome.decision == OfferDecision.ACCEPT:
+            load = _book(load=load, carrier=carrier, rate=outcome.agreed_amount)
+            negotiation.status = NegotiationStatus.BOOKED
+            negotiation.agreed_rate = outcome.agreed_amount
+        elif outcome.decision == OfferDecision.REJECT:
+            negotiation.status = NegotiationStatus.REJECTED
+        else:
+            negotiation.last_counter = outcome.counter_amount
+        negotiation.rounds_used = round_number
+        negotiation.save()
+        call = Call.objects.filter(external_id=call_external_id).first() if call_external_id else None
+        offer = Offer.objects.create(
+            negotiation=negotiation,
+            round=round_number,
+            amount=amount,
+            decision=outcome.decision,
+            counter_amount=outcome.counter_amount,
+            agreed_amount=outcome.agreed_amount,
+            call_external_id=call_external_id,
+            call=call,
+        )
+    rounds_left = 0 if outcome.closes else max(0, rules.max_rounds - round_number)
+    return OfferResult(offer=offer, negotiation=negotiation, load=load, rounds_left=rounds_left)
+
+
+# --- Calls --------------------------------------------------------------------------------
+
+
+def call_log(
+    *,
+    external_id: str,
+    started_at,
+    duration_seconds: int,
+    outcome: str,
+    sentiment: str,
+    mc_number: str = "",
+    load_id: str = "",
+    summary: str = "",
+    transcript: str = "",
+    extracted: dict | None = None,
+) -> tuple[Call, bool]:
+    """Record a finished call once. Returns ``(call, created)``; logging the same
+    ``external_id`` again returns the stored call unchanged, even under a race."""
+    existing = Call.objects.filter(external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    load = None
+    if load_id:
+        load = Load.objects.filter(load_id=load_id).first()
+        if load is None:
+            raise ValidationError({"load_id": [f"No load with load ID {load_id}."]})
+    carrier = Carrier.objects.filter(mc_number=mc_number).first() if mc_number else None
+    try:
+        with transaction.atomic():
+            call = Call.objects.create(
+                external_id=external_id,
+                mc_number=mc_number,
+                carrier=carrier,
+                load=load,
+                started_at=started_at,
+                duration_seconds=duration_seconds,
+                outcome=outcome,
+                sentiment=sentiment,
+                summary=summary,
+                transcript=transcript,
+                extracted=extracted or {},
+            )
+            # Rounds negotiated during the call were made before it was logged.
+            Offer.objects.filter(call_external_id=external_id, call__isnull=True).update(call=call)
+    except IntegrityError:
+        existing = Call.objects.filter(external_id=external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return call, True
