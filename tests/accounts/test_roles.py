@@ -36,8 +36,9 @@ def test_admin_role_holds_every_permission():
 
 def test_only_managers_and_admins_may_see_the_ceiling_rate():
     holders = set(
-        Group.objects.filter(permissions__codename="view_load_ceiling", permissions__content_type__app_label="carriers")
-        .values_list("name", flat=True)
+        Group.objects.filter(
+            permissions__codename="view_load_ceiling", permissions__content_type__app_label="carriers"
+        ).values_list("name", flat=True)
     )
     assert holders == {roles.ADMIN, roles.MANAGER}
 
