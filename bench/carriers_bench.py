@@ -12,7 +12,6 @@ endpoint, and one negotiation round that books a load.
 
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -29,8 +28,9 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from harness import Rollback  # noqa: E402
+from harness import timed as _timed  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
 from carriers import services  # noqa: E402
@@ -41,29 +41,19 @@ from carriers.models import Call, Carrier, Load, Negotiation, Offer  # noqa: E40
 LOADS = 100_000
 CALLS = 200_000
 AGREEMENTS = 10_000
-ROUNDS = 7
+ROUNDS = 7  # timed runs per measurement
+
+
+def timed(label, func):
+    _timed(label, func, rounds=ROUNDS)
+
+
 CITIES = [
     ("Chicago", "IL"), ("Dallas", "TX"), ("Atlanta", "GA"), ("Los Angeles", "CA"), ("Houston", "TX"),
     ("Memphis", "TN"), ("Columbus", "OH"), ("Newark", "NJ"), ("Denver", "CO"), ("Kansas City", "MO"),
     ("Indianapolis", "IN"), ("Laredo", "TX"), ("Savannah", "GA"), ("Phoenix", "AZ"), ("Seattle", "WA"),
     ("Mobile", "AL"), ("Miami", "FL"), ("Charlotte", "NC"), ("Minneapolis", "MN"), ("Nashville", "TN"),
 ]  # fmt: skip
-
-
-class Rollback(Exception):
-    pass
-
-
-def timed(label, func, rounds=ROUNDS):
-    func()  # warm-up
-    samples, queries = [], 0
-    for _ in range(rounds):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            func()
-            samples.append((time.perf_counter() - started) * 1000)
-        queries = len(captured.captured_queries)
-    print(f"{label:<66} median {statistics.median(samples):8.1f} ms   min {min(samples):8.1f} ms   queries {queries}")
 
 
 def populate():

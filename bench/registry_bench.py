@@ -12,9 +12,7 @@ transaction that is rolled back at the end, so it leaves no rows behind. It time
 """
 
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,7 +24,8 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+from harness import Rollback  # noqa: E402
+from harness import timed as _timed  # noqa: E402
 from rest_framework.test import APIRequestFactory, force_authenticate  # noqa: E402
 
 from registry import selectors, services  # noqa: E402
@@ -35,23 +34,10 @@ from registry.choices import BuildType, Priority, Protocol, ServiceStatus  # noq
 from registry.models import Dependency, Service, Tag  # noqa: E402
 
 COUNT = 10_000
-ROUNDS = 5
 
 
-class Rollback(Exception):
-    pass
-
-
-def timed(label, func, rounds=ROUNDS):
-    func()  # warm-up
-    samples, queries = [], 0
-    for _ in range(rounds):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            func()
-            samples.append((time.perf_counter() - started) * 1000)
-        queries = len(captured.captured_queries)
-    print(f"{label:<58} median {statistics.median(samples):8.1f} ms   min {min(samples):8.1f} ms   queries {queries}")
+def timed(label, func):
+    _timed(label, func, width=58)
 
 
 def populate():

@@ -212,6 +212,8 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.server": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "WARNING"},
+        # httpx logs every request URL at INFO, and FMCSA's key travels in the query string.
+        "httpx": {"level": "WARNING"},
     },
 }
 

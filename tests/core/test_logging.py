@@ -41,3 +41,7 @@ def test_request_logs_carry_the_request_id(client):
         logger.removeHandler(handler)
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert entries and entries[0]["status_code"] == 401 and entries[0]["request_id"] == "trace-7"
+
+
+def test_outgoing_request_urls_are_not_logged_so_api_keys_stay_out_of_logs():
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
