@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from core import runtime
 from core.api.exceptions import Conflict, ServiceUnavailable
 from core.context import get_current_user
+from core.history import record_history
 
 from . import fmcsa
 from .choices import (
@@ -31,16 +32,6 @@ logger = logging.getLogger(__name__)
 
 # An ask this many times the posted rate is a mistake (or a joke), not a negotiating position.
 ABSURD_ASK_MULTIPLE = 5
-
-
-def _record_history(instance):
-    """History entry for a row changed by ``queryset.update()`` (which sends no signals)."""
-    history_model = type(instance).history.model
-    tracked = {f.attname for f in history_model._meta.fields}
-    attrs = {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields if f.attname in tracked}
-    history_model.objects.create(
-        history_type="~", history_date=timezone.now(), history_user=get_current_user(), **attrs
-    )
 
 
 # --- Verification -------------------------------------------------------------------------
@@ -234,7 +225,7 @@ def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
         load.refresh_from_db()
         raise _not_available(load)
     load.refresh_from_db()
-    _record_history(load)
+    record_history(load)
     # Everyone else negotiating this load is done.
     Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN).exclude(carrier=carrier).update(
         status=NegotiationStatus.CLOSED, updated_at=now, version=F("version") + 1

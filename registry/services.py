@@ -11,7 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core import runtime
-from core.context import get_current_user
+from core.history import record_history
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag
@@ -146,12 +146,7 @@ def service_record_health(
     service.refresh_from_db()
     if service.status != old_status:
         # The counters change on every check and stay out of the history; a status flip is recorded.
-        Service.history.bulk_history_create(
-            [service],
-            update=True,
-            default_user=get_current_user(),
-            default_change_reason=f"health checks: {old_status} → {service.status}",
-        )
+        record_history(service, reason=f"health checks: {old_status} → {service.status}")
     return service
 
 
