@@ -1,4 +1,6 @@
 from django.db import transaction
+from django.db.models import F
+from django.http import Http404
 from django.utils.cache import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -73,7 +75,7 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         return response
 
     def expected_version(self):
-        if "version" in self.request.data:
+        if isinstance(self.request.data, dict) and "version" in self.request.data:
             return _parse_version(self.request.data["version"], "version")
         header = self.request.headers.get("If-Match")
         if header:
@@ -85,7 +87,7 @@ class BaseModelViewSet(viewsets.ModelViewSet):
             return super().update(request, *args, **kwargs)
 
     def get_object(self):
-        obj = super().get_object()
+        obj = self._lookup_object()
         if self.action in ("update", "partial_update"):
             # Lock the row so the version comparison and the write are one step.
             obj = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
@@ -95,6 +97,22 @@ class BaseModelViewSet(viewsets.ModelViewSet):
                     detail=f"This record is at version {obj.version}, not {expected}; reload it and try again.",
                     code="stale_version",
                 )
+        return obj
+
+    def _lookup_object(self):
+        if not self.include_deleted():
+            return super().get_object()
+        # A natural key (name, load_id) may belong to one live row and several deleted ones:
+        # restore takes the most recently deleted, every other action the live row first.
+        lookup_url_kwarg = self.lookup_url_kwarg or self.lookup_field
+        candidates = self.filter_queryset(self.get_queryset()).filter(
+            **{self.lookup_field: self.kwargs[lookup_url_kwarg]}
+        )
+        nulls = {"nulls_last": True} if self.action == "restore" else {"nulls_first": True}
+        obj = candidates.order_by(F("deleted_at").desc(**nulls)).first()
+        if obj is None:
+            raise Http404
+        self.check_object_permissions(self.request, obj)
         return obj
 
     def perform_destroy(self, instance):

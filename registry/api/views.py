@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Prefetch, Subquery
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -73,14 +73,6 @@ class ServiceViewSet(BaseModelViewSet):
         queryset = super().get_queryset().with_priority_rank()
         if self.action in GRAPH_ACTIONS:
             queryset = queryset.prefetch_related(None)  # these answer with other services, not this one
-        name = self.kwargs.get(self.lookup_field)
-        if name is not None and self.include_deleted():
-            # A name may belong to one live row and several deleted ones: pick one row. Restore
-            # takes the most recently deleted; everything else prefers the live row.
-            deleted_at = F("deleted_at").desc(nulls_last=True) if self.action == "restore" else None
-            deleted_at = deleted_at or F("deleted_at").desc(nulls_first=True)
-            chosen = Service.all_objects.filter(name=name).order_by(deleted_at).values("pk")[:1]
-            queryset = queryset.filter(pk=Subquery(chosen))
         return queryset
 
     def perform_create(self, serializer):

@@ -115,3 +115,29 @@ def test_request_id_is_echoed_or_generated(editor):
 def test_unused_user_factory_password_is_hashed():
     user = UserFactory()
     assert user.password.startswith("md5$") or "$" in user.password
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_body_that_is_not_an_object_is_a_400(editor, method):
+    widget = Widget.objects.create(name="valve")
+    response = getattr(editor, method)(f"{URL}{widget.pk}/", "null", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"non_field_errors": ["No data provided"]}
+
+
+@pytest.mark.urls("tests.core.testapp.natural_key_api")
+def test_restore_by_natural_key_picks_one_row_among_live_and_deleted_namesakes(owner):
+    first = Widget.objects.create(name="pump")
+    first.delete()
+    second = Widget.objects.create(name="pump")
+    second.delete()
+    live = Widget.objects.create(name="pump")
+    # The live row answers the detail view; restore takes the most recently deleted row and is
+    # refused because the live row holds the name.
+    detail = owner.get("/api/v1/test/widgets/pump/", {"include_deleted": "true"})
+    assert detail.status_code == 200 and detail.json()["id"] == str(live.pk)
+    refused = owner.post("/api/v1/test/widgets/pump/restore/")
+    assert refused.status_code == 400 and "Cannot restore" in str(refused.json()["fields"])
+    live.delete()
+    restored = owner.post("/api/v1/test/widgets/pump/restore/")
+    assert restored.status_code == 200 and restored.json()["id"] == str(live.pk)
