@@ -35,9 +35,38 @@ class DeletedFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
+class VersionCheckForm(forms.Form):
+    """Mixed into change forms: the version the form was opened at travels with it, and a
+    save is refused when the row has changed since (someone else saved in between)."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expected_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        expected = cleaned.get("expected_version")
+        if expected is not None and expected != self.instance.version:
+            raise ValidationError(
+                f"Someone else saved this record while you were editing it (it is now at version "
+                f"{self.instance.version}, you opened version {expected}). Reload the page, then make "
+                "your change again.",
+                code="stale_version",
+            )
+        return cleaned
+
+
 class BaseModelAdmin(SimpleHistoryAdmin):
-    """Admin for ``BaseModel`` subclasses: audit fields read-only, change history, and for
-    soft-deletable models a deleted-rows filter, soft delete and a restore action."""
+    """Admin for ``BaseModel`` subclasses: audit fields read-only, change history, optimistic
+    locking on the change form, and for soft-deletable models a deleted-rows filter, soft
+    delete and a restore action."""
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and "form" not in kwargs:
+            kwargs["form"] = type(self.form.__name__, (VersionCheckForm, self.form), {})
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))

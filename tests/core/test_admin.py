@@ -47,3 +47,23 @@ def test_change_form_shows_audit_fields_read_only_and_history_is_browsable(admin
     assert widget.size == 4 and widget.version == 2 and widget.updated_by == admin_user
     history = admin_client.get(f"{CHANGELIST}{widget.pk}/history/")
     assert history.status_code == 200 and admin_user.username in history.content.decode()
+
+
+def test_saving_a_form_opened_before_someone_elses_save_is_refused(admin_client):
+    widget = Widget.objects.create(name="pump")
+    page = admin_client.get(f"{CHANGELIST}{widget.pk}/change/").content.decode()
+    assert 'type="hidden" name="expected_version" value="1"' in page
+    # Someone else saves in between.
+    other = Widget.objects.get(pk=widget.pk)
+    other.size = 7
+    other.save()
+    response = admin_client.post(f"{CHANGELIST}{widget.pk}/change/", {"name": "pump", "size": 4, "expected_version": 1})
+    assert response.status_code == 200
+    assert "Someone else saved this record" in response.content.decode()
+    widget.refresh_from_db()
+    assert widget.size == 7 and widget.version == 2
+    # Reloaded, the change goes through.
+    accepted = admin_client.post(f"{CHANGELIST}{widget.pk}/change/", {"name": "pump", "size": 4, "expected_version": 2})
+    assert accepted.status_code == 302
+    widget.refresh_from_db()
+    assert widget.size == 4 and widget.version == 3
