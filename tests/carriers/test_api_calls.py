@@ -1,14 +1,13 @@
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts import roles
 from carriers.models import Call
 from tests.carriers.factories import CallFactory, CarrierFactory, LoadFactory
+from tests.concurrency import run_at_once
 
 CALLS = "/api/v1/calls/"
 
@@ -60,21 +59,8 @@ def test_logging_the_same_call_again_returns_the_stored_one(sales_agent_client, 
 def test_simultaneous_logs_of_one_call_store_it_once(make_client):
     LoadFactory(load_id="L-10042")
     clients = [make_client(roles.SALES_AGENT) for _ in range(6)]
-    barrier = threading.Barrier(len(clients))
-    statuses = []
-
-    def post(client):
-        try:
-            barrier.wait()
-            statuses.append(client.post(CALLS, call_payload()).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    responses = run_at_once([lambda client=client: client.post(CALLS, call_payload()) for client in clients])
+    statuses = [response.status_code for response in responses]
     assert sorted(statuses) == [200] * 5 + [201]
     assert Call.objects.count() == 1
 

@@ -1,38 +1,16 @@
 """Many carriers accepting the same load at the same moment: exactly one booking."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts import roles
 from carriers.choices import LoadStatus, NegotiationStatus
 from carriers.models import Load, Negotiation, Offer
 from tests.carriers.factories import CarrierFactory, LoadFactory
+from tests.concurrency import run_at_once
 
 THREADS = 8
-
-
-def run_at_once(workers):
-    barrier = threading.Barrier(len(workers))
-    results = [None] * len(workers)
-
-    def run(index, work):
-        try:
-            barrier.wait()
-            results[index] = work()
-        except Exception as exc:  # surfaced by the assertions below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, work)) for i, work in enumerate(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,14 +1,12 @@
 """Concurrent writers: real threads, each with its own connection. On PostgreSQL they run in
 parallel against row locks and the advisory lock; on SQLite the IMMEDIATE transactions queue them."""
 
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from registry import services
 from registry.models import Dependency, Service
+from tests.concurrency import errors_of, run_at_once
 
 from .factories import ServiceFactory
 
@@ -16,24 +14,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_in_threads(targets):
-    barrier = threading.Barrier(len(targets))
-    errors = []
-
-    def wrapped(target):
-        try:
-            barrier.wait()
-            target()
-        except Exception as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrapped, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return errors
+    return errors_of(run_at_once(targets, timeout=30))
 
 
 def test_concurrent_health_reports_lose_no_counts():
