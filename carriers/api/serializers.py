@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.validators import UniqueValidator
 
 from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, SafeJSONField
 
@@ -58,7 +59,10 @@ def money(**kwargs):
 
 
 class CarrierSerializer(BaseModelSerializer):
-    mc_number = MCNumberField()
+    # ``objects`` hides deleted rows, so the number must be unique among live carriers only.
+    mc_number = MCNumberField(
+        validators=[UniqueValidator(Carrier.objects.all(), message="A carrier with this MC number already exists.")]
+    )
     reasons = serializers.ListField(source="ineligibility_reasons", child=serializers.CharField(), read_only=True)
 
     class Meta:
@@ -97,15 +101,7 @@ class CarrierSerializer(BaseModelSerializer):
             "verification_source",
             *SOFT_DELETE_FIELDS,
         )
-        validators = []  # MC uniqueness among live rows is checked below with a clear message
-
-    def validate_mc_number(self, value):
-        clash = Carrier.objects.filter(mc_number=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError("A carrier with this MC number already exists.")
-        return value
+        validators = []  # MC uniqueness among live rows is the field's validator
 
 
 STATUS_LABELS = {"A": "active", "I": "inactive"}
@@ -135,6 +131,7 @@ class LoadSerializer(BaseModelSerializer):
         LOAD_ID_PATTERN,
         max_length=32,
         error_messages={"invalid": "Letters, digits, '-' and '_' only, up to 32 characters (e.g. L-10042)."},
+        validators=[UniqueValidator(Load.objects.all(), message="A load with this load ID already exists.")],
     )
     origin_state = StateField()
     destination_state = StateField()
@@ -179,7 +176,7 @@ class LoadSerializer(BaseModelSerializer):
             *SOFT_DELETE_FIELDS,
         )
         read_only_fields = ("agreed_rate", "booked_at", *SOFT_DELETE_FIELDS)
-        validators = []  # load_id uniqueness among live rows is checked below
+        validators = []  # load_id uniqueness among live rows is the field's validator
 
     def get_fields(self):
         fields = super().get_fields()
@@ -189,14 +186,6 @@ class LoadSerializer(BaseModelSerializer):
             # The ceiling is the broker's secret: neither shown nor settable without the permission.
             fields.pop("max_rate", None)
         return fields
-
-    def validate_load_id(self, value):
-        clash = Load.objects.filter(load_id=value)
-        if self.instance is not None:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise serializers.ValidationError("A load with this load ID already exists.")
-        return value
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
