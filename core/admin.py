@@ -1,10 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import runtime
+from .errors import DomainError, Invalid
 from .models import RuntimeSetting, SoftDeleteModel
+from .services import object_delete, object_restore
 
 AUDIT_READONLY = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
 
@@ -58,15 +61,114 @@ class VersionCheckForm(forms.Form):
         return cleaned
 
 
+def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
+    """Show a service's refusal on the form: field messages beside their fields, the rest on top."""
+    if isinstance(exc, Invalid) and exc.fields:
+        for name, field_messages in exc.fields.items():
+            on_field = name in form.fields
+            for message in field_messages:
+                if on_field or name == "non_field_errors":
+                    form.add_error(name if on_field else None, message)
+                else:  # a rule about a field the form does not show
+                    form.add_error(None, f"{name}: {message}")
+    else:
+        form.add_error(None, exc.message)
+
+
+class ServiceWriteForm(forms.BaseForm):
+    """Mixed into admin add/change forms: once the fields are valid, the row is written by the
+    admin's ``write()`` (the app's service), and a refusal comes back as form errors, so the
+    operator sees the same rules the API enforces and the page never answers 500."""
+
+    _write = None  # set by BaseModelAdmin.get_form
+    written = False
+
+    def full_clean(self):
+        super().full_clean()
+        if not self.is_bound or self._errors or self._write is None:
+            return
+        try:
+            with transaction.atomic():
+                self.instance = self._write(self)
+        except DomainError as exc:
+            add_domain_error(self, exc)
+        except ValidationError as exc:
+            add_domain_error(self, Invalid.from_django(exc))
+        else:
+            self.written = True
+
+    def changes(self) -> dict:
+        """The model fields the operator changed, with their cleaned values."""
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in self._model_field_names()}
+
+    def model_data(self) -> dict:
+        """Every model field of the form, with its cleaned value (for a create)."""
+        return {name: value for name, value in self.cleaned_data.items() if name in self._model_field_names()}
+
+    def _model_field_names(self) -> set[str]:
+        return {field.name for field in self._meta.model._meta.get_fields()}
+
+
 class BaseModelAdmin(SimpleHistoryAdmin):
     """Admin for ``BaseModel`` subclasses: audit fields read-only, change history, optimistic
-    locking on the change form, and for soft-deletable models a deleted-rows filter, soft
-    delete and a restore action."""
+    locking on the change form, writes through the app's services, and for soft-deletable
+    models a deleted-rows filter, soft delete (through ``core.services.object_delete``, so
+    rows that others reference are marked, not refused) and a restore action.
+
+    An admin whose model has services overrides ``write(request, form, change)`` and calls
+    them with ``form.model_data()`` (add) or ``form.changes()`` (change)."""
+
+    def write(self, request, form: ServiceWriteForm, change: bool):
+        """Write the validated form; return the saved row. Raise ``core.errors`` to refuse."""
+        form.instance.save()
+        return form.instance
+
+    def current(self, obj):
+        """The row as stored now (the form has already copied the operator's edits onto ``obj``)."""
+        return type(obj)._base_manager.get(pk=obj.pk)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and "form" not in kwargs:
             kwargs["form"] = type(self.form.__name__, (VersionCheckForm, self.form), {})
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        model_admin = self
+        return type(
+            form.__name__,
+            (ServiceWriteForm, form),
+            {"_write": staticmethod(lambda f: model_admin.write(request, f, obj is not None))},
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not getattr(form, "written", False):
+            super().save_model(request, obj, form, change)
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The form was written but an inline was invalid: the page is shown again, so undo the write.
+        form = context.get("adminform").form if context.get("adminform") else None
+        if getattr(form, "written", False) and request.method == "POST":
+            transaction.set_rollback(True)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    def get_deleted_objects(self, objs, request):
+        if not self._soft_deletable:
+            return super().get_deleted_objects(objs, request)
+        # A soft delete only marks these rows; nothing that references them is touched or blocks it.
+        to_delete = [str(obj) for obj in objs]
+        return to_delete, {self.model._meta.verbose_name_plural: len(to_delete)}, set(), []
+
+    def delete_model(self, request, obj):
+        if not self._soft_deletable:
+            return super().delete_model(request, obj)
+        try:
+            object_delete(instance=obj)
+        except DomainError as exc:
+            self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        if not self._soft_deletable:
+            return super().delete_queryset(request, queryset)
+        for obj in queryset.filter(deleted_at__isnull=True):
+            self.delete_model(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -104,8 +206,10 @@ class BaseModelAdmin(SimpleHistoryAdmin):
         restored, refused = 0, []
         for obj in queryset.filter(deleted_at__isnull=False):
             try:
-                obj.restore()
+                object_restore(instance=obj)
                 restored += 1
+            except DomainError as exc:
+                refused.append(f"{obj}: {exc.message}")
             except ValidationError as exc:
                 refused.append(f"{obj}: {' '.join(exc.messages)}")
         if restored:

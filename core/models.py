@@ -16,16 +16,19 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .context import get_current_user
+from .errors import Conflict
 
 
-class StaleVersionError(Exception):
+class StaleVersionError(Conflict):
     """The row changed (or was deleted) since this copy was read."""
 
     def __init__(self, instance, expected_version):
         self.instance = instance
         self.expected_version = expected_version
         super().__init__(
-            f"{instance._meta.label} {instance.pk} was changed by someone else (expected version {expected_version})."
+            f"This {instance._meta.verbose_name} was changed by someone else since it was read "
+            f"(expected version {expected_version}); reload it and try again.",
+            code="stale_version",
         )
 
 
@@ -201,8 +204,9 @@ class SoftDeleteModel(BaseModel):
                 clash = type(self).objects.filter(**lookup).exclude(pk=self.pk)
                 if clash.exists():
                     fields = ", ".join(constraint.fields)
-                    raise ValidationError(
-                        f"Cannot restore: a live {self._meta.verbose_name} with the same {fields} exists."
+                    raise Conflict(
+                        f"Cannot restore: a live {self._meta.verbose_name} with the same {fields} exists.",
+                        code="restore_clash",
                     )
 
 

@@ -3,7 +3,8 @@
     {"status": 400, "code": "invalid", "detail": "Some fields are not valid.",
      "fields": {"amount": ["Ensure this value is greater than 0."]}}
 
-``fields`` appears only for validation errors.
+``fields`` appears only for validation errors. Services raise ``core.errors`` domain
+errors; this is the one place that turns them into HTTP statuses.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -13,7 +14,17 @@ from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.models import StaleVersionError
+from core import errors
+
+# Domain error class → HTTP status. The most specific class wins (the MRO is walked).
+DOMAIN_STATUS = {
+    errors.Invalid: status.HTTP_400_BAD_REQUEST,
+    errors.Forbidden: status.HTTP_403_FORBIDDEN,
+    errors.NotFound: status.HTTP_404_NOT_FOUND,
+    errors.Conflict: status.HTTP_409_CONFLICT,
+    errors.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    errors.DomainError: status.HTTP_400_BAD_REQUEST,
+}
 
 
 class Conflict(exceptions.APIException):
@@ -36,12 +47,18 @@ def _first_code(detail):
     return getattr(detail, "code", None)
 
 
+def domain_error_to_api(exc: errors.DomainError) -> exceptions.APIException:
+    if isinstance(exc, errors.Invalid):
+        return exceptions.ValidationError(detail=exc.fields or {"non_field_errors": [exc.message]}, code=exc.code)
+    status_code = next(DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_STATUS)
+    api_exc = exceptions.APIException(detail=exc.message, code=exc.code)
+    api_exc.status_code = status_code
+    return api_exc
+
+
 def exception_handler(exc, context):
-    if isinstance(exc, StaleVersionError):
-        exc = Conflict(
-            detail="This record was changed by someone else; reload it and try again.",
-            code="stale_version",
-        )
+    if isinstance(exc, errors.DomainError):
+        exc = domain_error_to_api(exc)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     response = drf_exception_handler(exc, context)

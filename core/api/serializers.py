@@ -1,10 +1,45 @@
+from collections.abc import Mapping
+
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 AUDIT_FIELDS = ("id", "created_at", "updated_at", "created_by", "updated_by", "version")
 SOFT_DELETE_FIELDS = ("deleted_at",)
 
 
-class BaseModelSerializer(serializers.ModelSerializer):
+class StrictInputMixin:
+    """The API's contract for write bodies:
+
+    * a field the endpoint does not know is a 400 naming it, so a misspelt optional field
+      (``is_required`` for ``required``) is never silently ignored;
+    * JSON ``null`` on an optional field that has no null value means "not given" (what
+      voice platforms and many clients send for an empty slot).
+
+    Read-only fields a client echoes back from a GET are accepted and ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["This field is not known to this endpoint."] for name in unknown}, code="unknown_field"
+                )
+            data = {
+                name: value
+                for name, value in data.items()
+                if not (value is None and not self.fields[name].required and not self.fields[name].allow_null)
+            }
+        elif data is not None and not isinstance(data, Mapping):
+            message = self.error_messages["invalid"].format(datatype=type(data).__name__)
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]}, code="invalid")
+        return super().to_internal_value(data)
+
+
+class InputSerializer(StrictInputMixin, serializers.Serializer):
+    """Base for request bodies of actions that are not a model's fields."""
+
+
+class BaseModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Audit fields are read-only; ``version`` may be sent back on update so a stale
     copy is refused with 409 (the viewset checks it)."""
 

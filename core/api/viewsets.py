@@ -7,9 +7,9 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.errors import Conflict
 from core.models import SoftDeleteModel
-
-from .exceptions import Conflict
+from core.services import object_delete, object_restore
 
 INCLUDE_DELETED_PARAM = OpenApiParameter(
     "include_deleted",
@@ -94,7 +94,7 @@ class BaseModelViewSet(viewsets.ModelViewSet):
             expected = self.expected_version()
             if expected is not None and expected != obj.version:
                 raise Conflict(
-                    detail=f"This record is at version {obj.version}, not {expected}; reload it and try again.",
+                    f"This record is at version {obj.version}, not {expected}; reload it and try again.",
                     code="stale_version",
                 )
         return obj
@@ -116,15 +116,15 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         return obj
 
     def perform_destroy(self, instance):
-        instance.delete()  # soft for SoftDeleteModel, explicit hard delete otherwise
+        if self.soft_deletable:
+            object_delete(instance=instance)  # the app's delete rules, then a soft delete
+        else:
+            instance.delete()
 
     @extend_schema(request=None, description="Bring back a soft-deleted row.")
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         if not self.soft_deletable:
             return Response(status=status.HTTP_404_NOT_FOUND)
-        instance = self.get_object()
-        if not instance.is_deleted:
-            raise Conflict(detail="This record is not deleted.", code="not_deleted")
-        instance.restore()
+        instance = object_restore(instance=self.get_object())
         return Response(self.get_serializer(instance).data)

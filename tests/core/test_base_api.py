@@ -137,7 +137,7 @@ def test_restore_by_natural_key_picks_one_row_among_live_and_deleted_namesakes(o
     detail = owner.get("/api/v1/test/widgets/pump/", {"include_deleted": "true"})
     assert detail.status_code == 200 and detail.json()["id"] == str(live.pk)
     refused = owner.post("/api/v1/test/widgets/pump/restore/")
-    assert refused.status_code == 400 and "Cannot restore" in str(refused.json()["fields"])
+    assert refused.status_code == 409 and "Cannot restore" in refused.json()["detail"]
     live.delete()
     restored = owner.post("/api/v1/test/widgets/pump/restore/")
     assert restored.status_code == 200 and restored.json()["id"] == str(live.pk)

@@ -1,8 +1,8 @@
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.context import current_request
+from core.errors import Conflict
 from core.models import StaleVersionError
 from tests.core.testapp.models import Widget
 from tests.factories import UserFactory
@@ -62,7 +62,7 @@ def test_deleted_name_can_be_reused_but_live_names_stay_unique():
     with pytest.raises(IntegrityError), transaction.atomic():
         Widget.objects.create(name="pump")
     # Restoring the old row would make two live "pump" rows: refused.
-    with pytest.raises(ValidationError):
+    with pytest.raises(Conflict, match="Cannot restore"):
         old.restore()
 
 

@@ -94,7 +94,7 @@ def test_restore_picks_the_deleted_row_and_refuses_while_the_name_is_taken(opera
     old.delete()
     ServiceFactory(name="git")
     response = operator.post(detail("git") + "restore/")
-    assert response.status_code == 400
+    assert response.status_code == 409 and "Cannot restore" in response.data["detail"]
     Service.objects.get(name="git").delete()
     response = operator.post(detail("git") + "restore/")
     assert response.status_code == 200, response.data
