@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("health/live/", core_views.live, name="health-live"),
     path("health/ready/", core_views.ready, name="health-ready"),
+    path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("dashboard.urls")),
 ]
 
 handler400 = "core.views.bad_request"

@@ -1,0 +1,153 @@
+/* Draws the dashboard's charts with ECharts (SVG renderer) from the descriptions the server
+   puts in the page with json_script. Without JavaScript the tables beside them stay open. */
+(function () {
+  "use strict";
+
+  // Colours with at least 3:1 contrast against white (WCAG 2.1 non-text contrast).
+  var PALETTE = ["#1d5fa8", "#b3461b", "#2f7d32", "#7b3fa0", "#8a6d00", "#0f7480", "#a8325e"];
+  var STATE_COLOURS = {
+    healthy: "#2f7d32",
+    unhealthy: "#b3261e",
+    stale: "#8a6d00",
+    unknown: "#5f6368",
+    maintenance: "#1d5fa8",
+    disabled: "#3c4043",
+  };
+  var TEXT = "#1f2328";
+  var charts = [];
+
+  function base(spec) {
+    return {
+      color: PALETTE,
+      aria: { enabled: true, label: { description: spec.title } },
+      animation: false,
+      textStyle: { color: TEXT, fontFamily: "system-ui, sans-serif" },
+      tooltip: { trigger: "item" },
+    };
+  }
+
+  function withUnit(unit) {
+    return function (value) { return value + (unit || ""); };
+  }
+
+  function build(spec) {
+    var option = base(spec);
+    var series = spec.series || [];
+    if (spec.kind === "bar" || spec.kind === "bar-line") {
+      option.tooltip = { trigger: "axis" };
+      option.legend = { top: 0, textStyle: { color: TEXT } };
+      option.grid = { left: 48, right: 16, top: 36, bottom: 56, containLabel: true };
+      option.xAxis = { type: "category", data: spec.categories, axisLabel: { color: TEXT, hideOverlap: true } };
+      option.yAxis = { type: "value", minInterval: 1, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
+      option.series = series.map(function (s, i) {
+        var line = spec.kind === "bar-line" && i > 0;
+        return { name: s.name, type: line ? "line" : "bar", data: s.values, symbolSize: 6 };
+      });
+    } else if (spec.kind === "hbar") {
+      option.tooltip = { trigger: "axis", axisPointer: { type: "shadow" } };
+      option.grid = { left: 8, right: 56, top: 8, bottom: 8, containLabel: true };
+      option.yAxis = { type: "category", data: spec.categories.slice().reverse(), axisLabel: { color: TEXT } };
+      option.xAxis = { type: "value", minInterval: 1, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
+      option.series = series.map(function (s) {
+        return {
+          name: s.name, type: "bar", data: s.values.slice().reverse(),
+          label: { show: true, position: "right", color: TEXT, formatter: function (p) { return p.value + (spec.unit || ""); } },
+        };
+      });
+    } else if (spec.kind === "pie") {
+      option.legend = { bottom: 0, textStyle: { color: TEXT } };
+      option.series = [{
+        name: series[0].name, type: "pie", radius: ["38%", "68%"], top: -10, bottom: 24,
+        data: spec.categories.map(function (c, i) { return { name: c, value: series[0].values[i] }; }),
+        label: { color: TEXT, formatter: "{b}: {c}" },
+      }];
+    } else if (spec.kind === "funnel") {
+      option.series = [{
+        name: series[0].name, type: "funnel", sort: "none", gap: 2, left: "5%", width: "70%", minSize: "8%",
+        data: spec.categories.map(function (c, i) { return { name: c, value: series[0].values[i] }; }),
+        label: { show: true, position: "right", color: TEXT, formatter: "{b}: {c}" },
+        labelLine: { show: true },
+      }];
+    } else if (spec.kind === "graph") {
+      option.tooltip = { trigger: "item", formatter: function (p) {
+        return p.dataType === "node" ? p.data.label + " (" + p.data.name + "): " + p.data.stateLabel : p.data.source + " needs " + p.data.target;
+      } };
+      option.series = [{
+        type: "graph", layout: "none", roam: true, draggable: false,
+        edgeSymbol: ["none", "arrow"], edgeSymbolSize: 9, symbolSize: 22,
+        label: { show: true, position: "bottom", color: TEXT, formatter: "{b}" },
+        lineStyle: { color: "#5f6368", width: 1.5, curveness: 0.08 },
+        data: spec.nodes.map(function (n) {
+          return {
+            name: n.name, label: n.label, stateLabel: n.stateLabel, url: n.url, x: n.x * 200, y: n.y * 70,
+            symbol: n.required ? "roundRect" : "circle",
+            symbolSize: n.selected ? 30 : 22,
+            itemStyle: { color: STATE_COLOURS[n.state] || "#5f6368", borderColor: n.selected ? TEXT : "#ffffff", borderWidth: n.selected ? 3 : 1 },
+          };
+        }),
+        links: spec.links,
+      }];
+    }
+    return option;
+  }
+
+  function render(root) {
+    if (typeof echarts === "undefined") return;
+    var scope = root && root.querySelectorAll ? root : document;
+    var targets = Array.prototype.slice.call(scope.querySelectorAll("[data-chart]"));
+    if (scope.matches && scope.matches("[data-chart]")) targets.push(scope);
+    targets.forEach(function (el) {
+      if (el.getAttribute("data-rendered")) return;
+      var source = document.getElementById(el.getAttribute("data-chart"));
+      if (!source) return;
+      var spec = JSON.parse(source.textContent);
+      el.hidden = false;
+      var chart = echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(build(spec));
+      if (spec.kind === "graph") {
+        chart.on("click", function (params) {
+          if (params.dataType !== "node" || !params.data.url) return;
+          if (window.htmx) {
+            htmx.ajax("GET", params.data.url, { target: "#service-detail", swap: "innerHTML" }).then(function () {
+              history.pushState({ htmx: true }, "", params.data.url);
+            });
+          } else {
+            window.location.href = params.data.url;
+          }
+        });
+      }
+      el.setAttribute("data-rendered", "true");
+      charts.push(chart);
+      // The chart is drawn, so its table folds away (one click brings it back).
+      var details = el.parentNode.querySelector("details.chart-table");
+      if (details) details.open = false;
+    });
+  }
+
+  function forget(root) {
+    charts = charts.filter(function (chart) {
+      var dom = chart.getDom();
+      if (!document.body.contains(dom) || (root && root.contains(dom))) {
+        chart.dispose();
+        return false;
+      }
+      return true;
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { render(document); });
+  document.addEventListener("htmx:beforeSwap", function (event) { forget(event.detail.target); });
+  document.addEventListener("htmx:load", function (event) { render(event.detail.elt); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    // Bring a newly opened service panel into view and give it the keyboard focus.
+    if (event.detail.target && event.detail.target.id === "service-detail") {
+      var heading = event.detail.target.querySelector("h2");
+      if (heading) { heading.focus({ preventScroll: true }); heading.scrollIntoView({ block: "start" }); }
+    }
+  });
+  var pending;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () { charts.forEach(function (chart) { chart.resize(); }); }, 150);
+  });
+})();
