@@ -126,6 +126,7 @@ def _graph_context(service: Service) -> dict:
     }
     selected = next(node for node in graph.nodes if node["selected"])
     return {
+        "state_labels": STATE_LABELS,
         "selected_state": selected["state"],
         "selected_state_label": STATE_LABELS[selected["state"]],
         "graph": graph,

@@ -6,10 +6,10 @@
   // Colours with at least 3:1 contrast against white (WCAG 2.1 non-text contrast).
   var PALETTE = ["#1d5fa8", "#b3461b", "#2f7d32", "#7b3fa0", "#8a6d00", "#0f7480", "#a8325e"];
   var STATE_COLOURS = {
-    healthy: "#2f7d32",
+    healthy: "#1e6b22",
     unhealthy: "#b3261e",
-    stale: "#8a6d00",
-    unknown: "#5f6368",
+    stale: "#7a5c00",
+    unknown: "#4d5561",
     maintenance: "#1d5fa8",
     disabled: "#3c4043",
   };
@@ -36,7 +36,7 @@
     if (spec.kind === "bar" || spec.kind === "bar-line") {
       option.tooltip = { trigger: "axis" };
       option.legend = { top: 0, textStyle: { color: TEXT } };
-      option.grid = { left: 48, right: 16, top: 36, bottom: 56, containLabel: true };
+      option.grid = { left: 44, right: 16, top: 36, bottom: 32 };
       option.xAxis = { type: "category", data: spec.categories, axisLabel: { color: TEXT, hideOverlap: true } };
       option.yAxis = { type: "value", minInterval: 1, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
       option.series = series.map(function (s, i) {
@@ -45,8 +45,12 @@
       });
     } else if (spec.kind === "hbar") {
       option.tooltip = { trigger: "axis", axisPointer: { type: "shadow" } };
-      option.grid = { left: 8, right: 56, top: 8, bottom: 8, containLabel: true };
-      option.yAxis = { type: "category", data: spec.categories.slice().reverse(), axisLabel: { color: TEXT } };
+      // Category names wrap within a fixed margin rather than run off the left edge.
+      option.grid = { left: 150, right: 48, top: 8, bottom: 28 };
+      option.yAxis = {
+        type: "category", data: spec.categories.slice().reverse(),
+        axisLabel: { color: TEXT, width: 136, overflow: "break", lineHeight: 14 },
+      };
       option.xAxis = { type: "value", minInterval: 1, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
       option.series = series.map(function (s) {
         return {
@@ -59,7 +63,8 @@
       option.series = [{
         name: series[0].name, type: "pie", radius: ["38%", "68%"], top: -10, bottom: 24,
         data: spec.categories.map(function (c, i) { return { name: c, value: series[0].values[i] }; }),
-        label: { color: TEXT, formatter: "{b}: {c}" },
+        // Values inside the slices (white on these colours passes 4.5:1); the legend names them.
+        label: { position: "inside", color: "#ffffff", fontWeight: "bold", formatter: "{c}" },
       }];
     } else if (spec.kind === "funnel") {
       option.series = [{

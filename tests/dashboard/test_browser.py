@@ -1,0 +1,259 @@
+"""The dashboard in a real browser (Chromium through Playwright) against a live server.
+
+Debian's Chromium is used (``apt-get install chromium``); Playwright's own browser download
+is not needed. Without Chromium these tests are skipped, saying how to enable them. Each
+page's screenshot is written to ``screenshots/`` (or ``$DASHBOARD_SCREENSHOTS``).
+"""
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from accounts import roles
+from tests.factories import UserFactory
+
+from .conftest import PASSWORD, make_registry_data, make_sales_data
+
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
+SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
+TIMEOUT_MS = 10_000
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES):
+        if not candidate:
+            continue
+        path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    path = find_chromium()
+    if path is None:
+        pytest.skip(
+            "Browser tests need Chromium: `apt-get install chromium` (Debian/Ubuntu), "
+            "or point CHROMIUM_PATH at a Chromium or Chrome binary."
+        )
+    # Playwright's synchronous API keeps an event loop running in the test thread, and
+    # Django refuses ORM calls from a thread with a running loop unless told it is safe.
+    # It is: the tests and the live server use the ORM synchronously, each in its own thread.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    return {**browser_type_launch_args, "executable_path": path, "args": ["--no-sandbox", "--disable-gpu"]}
+
+
+class Watch:
+    """Records console errors, page errors and every request that tries to leave the server."""
+
+    def __init__(self, context, origin):
+        self.origin = origin
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or url.startswith(self.origin + "/"):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def attach(self, page):
+        page.on("console", lambda message: message.type == "error" and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.set_default_timeout(TIMEOUT_MS)
+        return page
+
+    def assert_clean(self):
+        assert self.errors == [], f"console errors: {self.errors}"
+        assert self.outside == [], f"requests leaving the server: {self.outside}"
+
+
+@pytest.fixture
+def browse(browser, live_server):
+    """``browse(java_script_enabled=True, **context options)`` → (page, watch)."""
+    contexts = []
+
+    def _open(**options):
+        context = browser.new_context(base_url=live_server.url, **options)
+        contexts.append(context)
+        watch = Watch(context, live_server.url)
+        page = watch.attach(context.new_page())
+        return page, watch
+
+    yield _open
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, username):
+    page.goto("/dashboard/sales/")
+    assert urlsplit(page.url).path == "/sign-in/"
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/dashboard/sales/$"))
+
+
+def shown(page, metric):
+    return page.locator(f'[data-metric="{metric}"]').first.inner_text().strip()
+
+
+def api(page, path, **params):
+    """The API's answer with the browser's own session, as a user following the page's link gets it."""
+    response = page.request.get(path, params=params or None)
+    assert response.status == 200, response.text()
+    return response.json()
+
+
+def wait_for_charts(page, count):
+    page.wait_for_function("n => document.querySelectorAll('.chart-canvas[data-rendered] svg').length >= n", arg=count)
+
+
+@pytest.fixture
+def data(transactional_db):
+    make_registry_data()
+    return make_sales_data()
+
+
+def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
+    UserFactory(username="morgan", roles=[roles.MANAGER], is_staff=True)
+    page, watch = browse(viewport={"width": 1280, "height": 900})
+    page.goto("/sign-in/")
+    screenshot(page, "sign-in")
+    sign_in(page, "morgan")
+
+    # Sales desk, last 7 days by default.
+    wait_for_charts(page, 6)
+    today = data["today"]
+    week = api(
+        page,
+        "/api/v1/metrics/carrier-sales/",
+        **{"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()},
+    )
+    assert shown(page, "total_calls") == str(week["total_calls"]) == "6"
+    assert shown(page, "booked_calls") == str(week["booked_calls"])
+    assert shown(page, "booking_rate") == f"{week['booking_rate'] * 100:.1f}%"
+    assert shown(page, "average_premium_pct") == f"{week['average_premium_pct']:+.2f}%"
+    assert page.locator("#chart-funnel-title").inner_text() == "From call to booking"
+    funnel_svg = page.locator('[data-chart="chart-funnel-data"] svg')
+    assert "Booked" in funnel_svg.inner_html()  # the SVG renderer leaves labels readable in the DOM
+    assert not page.locator("details.chart-table").first.evaluate("d => d.open")  # chart drawn, table folded
+    screenshot(page, "sales")
+
+    # Switch the period in place: the URL changes, the page does not reload.
+    page.evaluate("window.__stillHere = true")
+    page.get_by_role("link", name="Today", exact=True).click()
+    page.wait_for_url(re.compile(r"period=today"))
+    page.wait_for_function("document.querySelector('[data-period=today]').getAttribute('aria-current') === 'true'")
+    day = api(page, "/api/v1/metrics/carrier-sales/", **{"from": today.isoformat(), "to": today.isoformat()})
+    assert shown(page, "total_calls") == str(day["total_calls"]) == "2"
+    assert page.evaluate("window.__stillHere") is True
+    wait_for_charts(page, 3)
+
+    start = today - timedelta(days=89)
+    page.locator("#period-from").fill(start.isoformat())
+    page.locator("#period-to").fill(today.isoformat())
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url(re.compile(r"period=custom"))
+    quarter = api(page, "/api/v1/metrics/carrier-sales/", **{"from": start.isoformat(), "to": today.isoformat()})
+    page.wait_for_function(
+        f"document.querySelector('[data-metric=total_calls]').textContent.trim() === '{quarter['total_calls']}'"
+    )
+    assert page.evaluate("window.__stillHere") is True
+
+    # Back restores the earlier period from the server.
+    page.go_back()
+    page.wait_for_url(re.compile(r"period=today"))
+    page.wait_for_function("document.querySelector('[data-metric=total_calls]').textContent.trim() === '2'")
+
+    # Overview: one tile per area with its headline numbers.
+    page.get_by_role("link", name="Overview").click()
+    page.wait_for_url(re.compile(r"/$"))
+    statistics = api(page, "/api/v1/registry/statistics/")
+    assert page.locator("#tile-sales [data-metric=total_calls]").inner_text() == str(week["total_calls"])
+    assert page.locator("#tile-registry [data-metric=total]").inner_text() == str(statistics["total"])
+    assert page.locator("#tile-registry [data-metric=required_not_healthy]").inner_text() == "1"
+    page.locator("#tile-registry").get_by_role("link", name="Refresh").click()
+    page.wait_for_timeout(300)
+    assert page.locator("#tile-registry [data-metric=total]").inner_text() == str(statistics["total"])
+    screenshot(page, "overview")
+
+    # Registry: status tiles, then a service's dependency graph, opened from the keyboard.
+    page.get_by_role("navigation", name="Dashboard pages").get_by_role("link", name="Service registry").click()
+    page.wait_for_url(re.compile(r"/dashboard/registry/$"))
+    assert shown(page, "total") == str(statistics["total"])
+    assert shown(page, "stale") == str(statistics["stale"])
+    assert page.locator("[data-service]").first.get_attribute("data-service") == "gateway"
+    assert page.locator('[data-service="cache"] [data-state]').inner_text() == "Stale"
+    wait_for_charts(page, 1)
+    screenshot(page, "registry")
+
+    page.locator('[data-service="router"]').focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/dashboard/registry/services/router/$"))
+    graph = page.locator('[data-chart="service-graph-data"] svg')
+    graph.wait_for()
+    needs = [s["name"] for s in api(page, "/api/v1/registry/services/router/dependencies/", transitive="true")]
+    needed_by = [s["name"] for s in api(page, "/api/v1/registry/services/router/dependents/", transitive="true")]
+    assert page.locator("[data-list=needs] a").all_inner_texts() == needs
+    assert page.locator("[data-list=needed-by] a").all_inner_texts() == needed_by
+    drawn = graph.inner_html()
+    assert all(name in drawn for name in ["router", *needs, *needed_by])
+    assert page.evaluate("document.activeElement.id") == "graph-title"
+    screenshot(page, "registry-service")
+
+    # Following a dependency swaps the panel for that service.
+    page.locator("[data-list=needs]").get_by_role("link", name="db").click()
+    page.wait_for_url(re.compile(r"/services/db/$"))
+    page.wait_for_function("document.querySelector('[data-selected-service]').dataset.selectedService === 'db'")
+    watch.assert_clean()
+
+
+def test_the_sales_page_is_readable_on_a_phone(browse, data):
+    UserFactory(username="sasha", roles=[roles.SALES_AGENT])
+    page, watch = browse(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    sign_in(page, "sasha")
+    wait_for_charts(page, 6)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    nav = page.get_by_role("navigation", name="Dashboard pages").get_by_role("link").all_inner_texts()
+    assert nav == ["Overview", "Sales desk"]  # a sales agent's menu
+    assert page.request.get("/dashboard/registry/").status == 403
+    screenshot(page, "sales-phone")
+    watch.assert_clean()
+
+
+def test_pages_work_without_javascript(browse, data):
+    UserFactory(username="robin", roles=[roles.MANAGER])
+    page, watch = browse(java_script_enabled=False)
+    sign_in(page, "robin")
+    assert page.locator("details.chart-table[open]").count() == 6  # the tables stand in for the charts
+    page.get_by_role("link", name="30 days").click()
+    page.wait_for_url(re.compile(r"period=30"))
+    today = data["today"]
+    month = api(
+        page,
+        "/api/v1/metrics/carrier-sales/",
+        **{"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()},
+    )
+    assert shown(page, "total_calls") == str(month["total_calls"]) == "7"
+    page.goto("/dashboard/registry/")
+    page.locator('[data-service="gateway"]').click()
+    page.wait_for_url(re.compile(r"/services/gateway/$"))
+    assert page.locator("[data-list=needs] a").all_inner_texts() == ["cache", "disk", "db", "router"]
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/sign-in/$"))
+    watch.assert_clean()
