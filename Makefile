@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean
+.PHONY: run test lint migrate seed clean test-browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,10 @@ test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
+# Only the dashboard's browser tests (Chromium); screenshots land in screenshots/.
+test-browser: $(VENV)/.installed-test
+	$(BIN)/pytest tests/dashboard/test_browser.py
+
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .ruff_cache .hypothesis
+	rm -rf screenshots test-results
