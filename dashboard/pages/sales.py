@@ -1,5 +1,6 @@
 """The carrier sales desk: calls, bookings and negotiations over a period."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.decorators import login_required
@@ -53,7 +54,7 @@ def headline(metrics: dict, open_total: int | None = None) -> list[dict]:
 
 def charts(metrics: dict, funnel: list[dict], period: periods.Period) -> list[Chart]:
     by_day = {row["date"]: row for row in metrics["calls_per_day"]}
-    days = [period.start.fromordinal(period.start.toordinal() + i) for i in range(period.days)]
+    days = [period.start + timedelta(days=i) for i in range(period.days)]
     per_day = Chart(
         key="calls-per-day",
         kind="bar-line",

@@ -1,12 +1,15 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from accounts import roles
+from tests.carriers.factories import CallFactory
 from tests.factories import UserFactory
+from tests.registry.factories import ServiceFactory
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, make_registry_data, make_sales_data
 
 pytestmark = pytest.mark.django_db
 
@@ -88,8 +91,6 @@ def test_a_superuser_sees_everything(signed_in):
 
 def test_a_role_without_the_api_permission_is_refused(signed_in, settings):
     """The page never shows what the API would refuse: the role alone is not enough."""
-    from django.contrib.auth.models import Group
-
     Group.objects.get(name=roles.SALES_AGENT).permissions.clear()
     client = signed_in(roles.SALES_AGENT)
     assert client.get("/dashboard/sales/").status_code == 403
@@ -117,3 +118,17 @@ def test_tile_refresh_answers_htmx_with_the_tile_and_plain_requests_with_the_ove
     assert client.get("/dashboard/tiles/sales/")["Location"] == "/"
     assert client.get("/dashboard/tiles/registry/", HTTP_HX_REQUEST="true").status_code == 403
     assert client.get("/dashboard/tiles/nothing/", HTTP_HX_REQUEST="true").status_code == 404
+
+
+def test_overview_takes_the_same_number_of_queries_whatever_the_data(signed_in, django_assert_num_queries):
+    client = signed_in(roles.MANAGER)
+    make_sales_data()
+    make_registry_data()
+    client.get("/")  # warms the session and the runtime settings cache
+    with django_assert_num_queries(12):
+        client.get("/")
+    for n in range(20):
+        ServiceFactory(name=f"more-{n}")
+        CallFactory(external_id=f"more-{n}")
+    with django_assert_num_queries(12):
+        client.get("/")

@@ -25,9 +25,9 @@ TIMEOUT_MS = 10_000
 
 
 def find_chromium() -> str | None:
-    for candidate in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES):
-        if not candidate:
-            continue
+    """``CHROMIUM_PATH`` when set (and only it), else Debian's Chromium or one on the PATH."""
+    chosen = os.environ.get("CHROMIUM_PATH")
+    for candidate in [chosen] if chosen else CHROMIUM_CANDIDATES:
         path = candidate if os.path.isabs(candidate) else shutil.which(candidate)
         if path and os.access(path, os.X_OK):
             return path
