@@ -18,7 +18,7 @@ urlpatterns = [
     path("health/live/", core_views.live, name="health-live"),
     path("health/ready/", core_views.ready, name="health-ready"),
     path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("sign-out/", auth_views.LogoutView.as_view(), name="logout"),
+    path("sign-out/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("", include("dashboard.urls")),
 ]
 

@@ -143,12 +143,24 @@
   document.addEventListener("DOMContentLoaded", function () { render(document); });
   document.addEventListener("htmx:beforeSwap", function (event) { forget(event.detail.target); });
   document.addEventListener("htmx:load", function (event) { render(event.detail.elt); });
+  // Mark the tile of the service whose panel is open (the board refreshes on its own).
+  function markSelectedService() {
+    var panel = document.querySelector("[data-selected-service]");
+    var name = panel ? panel.getAttribute("data-selected-service") : null;
+    document.querySelectorAll("[data-service]").forEach(function (tile) {
+      if (tile.getAttribute("data-service") === name) tile.setAttribute("aria-current", "true");
+      else tile.removeAttribute("aria-current");
+    });
+  }
+
   document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
     // Bring a newly opened service panel into view and give it the keyboard focus.
-    if (event.detail.target && event.detail.target.id === "service-detail") {
-      var heading = event.detail.target.querySelector("h2");
+    if (target && target.id === "service-detail") {
+      var heading = target.querySelector("h2");
       if (heading) { heading.focus({ preventScroll: true }); heading.scrollIntoView({ block: "start" }); }
     }
+    markSelectedService();
   });
   var pending;
   window.addEventListener("resize", function () {

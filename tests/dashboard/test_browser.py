@@ -187,8 +187,10 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     assert page.locator("#tile-sales [data-metric=total_calls]").inner_text() == str(week["total_calls"])
     assert page.locator("#tile-registry [data-metric=total]").inner_text() == str(statistics["total"])
     assert page.locator("#tile-registry [data-metric=required_not_healthy]").inner_text() == "1"
-    page.locator("#tile-registry").get_by_role("link", name="Refresh").click()
-    page.wait_for_timeout(300)
+    with page.expect_response(lambda response: response.url.endswith("/dashboard/tiles/registry/")):
+        page.locator("#tile-registry").get_by_role("link", name="Refresh").click()
+    page.locator("#tile-registry [data-metric=total]").wait_for()
+    assert urlsplit(page.url).path == "/"  # refreshed in place
     assert page.locator("#tile-registry [data-metric=total]").inner_text() == str(statistics["total"])
     screenshot(page, "overview")
 
@@ -220,6 +222,8 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     page.locator("[data-list=needs]").get_by_role("link", name="db").click()
     page.wait_for_url(re.compile(r"/services/db/$"))
     page.wait_for_function("document.querySelector('[data-selected-service]').dataset.selectedService === 'db'")
+    assert page.locator('[data-service="db"]').get_attribute("aria-current") == "true"
+    assert page.locator('[data-service="router"]').get_attribute("aria-current") is None
     watch.assert_clean()
 
 
