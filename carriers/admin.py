@@ -10,7 +10,7 @@ from core.admin import BaseModelAdmin
 
 from . import services
 from .choices import LOAD_STATUS_TRANSITIONS, LoadStatus
-from .models import Call, Carrier, Load, Negotiation, Offer
+from .models import Call, Carrier, Load, Negotiation, Offer, VerificationLookup
 
 
 @admin.register(Carrier)
@@ -201,3 +201,23 @@ class NegotiationAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     list_select_related = ("load", "carrier")
     inlines = (OfferInline,)
+
+
+@admin.register(VerificationLookup)
+class VerificationLookupAdmin(admin.ModelAdmin):
+    """The FMCSA lookup log: read-only; old rows go with ``manage.py prune_verification_log``."""
+
+    list_display = ("looked_up_at", "mc_number", "outcome", "reasons", "error", "latency_ms")
+    list_filter = ("outcome", "error", ("looked_up_at", admin.DateFieldListFilter))
+    search_fields = ("=mc_number",)
+    ordering = ("-looked_up_at",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

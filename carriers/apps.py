@@ -9,6 +9,8 @@ class CarriersConfig(AppConfig):
     def ready(self):
         from core import runtime
 
+        from . import signals  # noqa: F401 - fixtures count in the sales totals
+
         runtime.define(
             "FMCSA_CACHE_HOURS",
             int,

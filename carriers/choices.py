@@ -68,6 +68,12 @@ class VerificationSource(models.TextChoices):
     FIXTURE = "fixture", "Demo fixture (not from FMCSA)"
 
 
+class LookupOutcome(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    INELIGIBLE = "ineligible", "Not eligible"
+    UNAVAILABLE = "unavailable", "FMCSA unavailable"
+
+
 class IneligibilityReason(models.TextChoices):
     NOT_FOUND = "not_found", "Not found in FMCSA"
     NOT_ALLOWED_TO_OPERATE = "not_allowed_to_operate", "Not allowed to operate"

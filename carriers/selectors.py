@@ -3,12 +3,11 @@
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, FloatField, Prefetch, Q, Sum
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
-from .choices import CallOutcome, IneligibilityReason, OfferDecision, Sentiment
-from .models import Call, Carrier, Load, Offer
+from .choices import CallOutcome, IneligibilityReason, LookupOutcome, Sentiment
+from .models import AgreementDayTotal, Call, CallDayTotal, CallLaneDayTotal, Carrier, Load, Offer, VerificationLookup
 
 TOP_LANES = 10
 
@@ -49,67 +48,49 @@ def _ratio(part: int, whole: int) -> float:
 
 def carrier_sales_metrics(*, start: date | None = None, end: date | None = None) -> dict:
     """The sales dashboard for calls started (and agreements made) between ``start`` and
-    ``end``, inclusive. Five aggregate queries whatever the number of calls."""
-    lower, upper = _period_bounds(start, end)
-    calls = Call.objects.order_by()
-    agreements = Offer.objects.filter(decision=OfferDecision.ACCEPT).order_by()
-    if lower:
-        calls = calls.filter(started_at__gte=lower)
-        agreements = agreements.filter(created_at__gte=lower)
-    if upper:
-        calls = calls.filter(started_at__lt=upper)
-        agreements = agreements.filter(created_at__lt=upper)
+    ``end``, inclusive. Counts and averages come from the daily totals (``carriers.rollups``),
+    so the cost follows the number of days, not of calls; four queries in all."""
+    days = Q()
+    if start:
+        days &= Q(day__gte=start)
+    if end:
+        days &= Q(day__lte=end)
+    call_days = CallDayTotal.objects.filter(days).order_by()
+    lane_days = CallLaneDayTotal.objects.filter(days).order_by()
 
-    is_booked = Q(outcome=CallOutcome.BOOKED)
-    not_eligible = Q(outcome=CallOutcome.CARRIER_NOT_ELIGIBLE)
-    counts = {"total": Count("id"), "booked": Count("id", filter=is_booked)}
-    counts.update({f"outcome:{value}": Count("id", filter=Q(outcome=value)) for value in CallOutcome.values})
-    counts.update({f"sentiment:{value}": Count("id", filter=Q(sentiment=value)) for value in Sentiment.values})
-    counts.update(
-        {
-            # The reasons are a JSON list; matching the quoted code works on SQLite and PostgreSQL alike.
-            f"reason:{value}": Count(
-                "id", filter=not_eligible & Q(carrier__ineligibility_reasons__icontains=f'"{value}"')
-            )
-            for value in IneligibilityReason.values
-        }
-    )
-    totals = calls.aggregate(**counts)
+    # One pass over (day, outcome, sentiment) rows gives the totals and the per-day series.
+    outcomes = dict.fromkeys(CallOutcome.values, 0)
+    sentiments = dict.fromkeys(Sentiment.values, 0)
+    per_day: dict[date, dict] = {}
+    for day, outcome, sentiment, calls in call_days.values_list("day", "outcome", "sentiment", "calls"):
+        outcomes[outcome] += calls
+        sentiments[sentiment] += calls
+        counts = per_day.setdefault(day, {"date": day, "calls": 0, "booked": 0})
+        counts["calls"] += calls
+        if outcome == CallOutcome.BOOKED:
+            counts["booked"] += calls
+    totals = {"total": sum(outcomes.values()), "booked": outcomes[CallOutcome.BOOKED]}
 
-    posted = Cast("negotiation__load__loadboard_rate", FloatField())
-    agreed = Cast("agreed_amount", FloatField())
-    deal = agreements.aggregate(
-        count=Count("id"),
-        rounds=Avg("round"),
-        premium=Avg((agreed - posted) * 100.0 / posted),
-        value=Sum("agreed_amount"),
+    deal = AgreementDayTotal.objects.filter(days).aggregate(
+        count=Sum("agreements"), rounds=Sum("rounds"), premium=Sum("premium_pct"), value=Sum("agreed_value")
     )
+    agreements = deal["count"] or 0
 
-    per_day = (
-        calls.annotate(day=TruncDate("started_at"))
-        .values("day")
-        .annotate(calls=Count("id"), booked=Count("id", filter=is_booked))
-        .order_by("day")
-    )
-    lanes = (
-        calls.filter(load__isnull=False)
-        .values(
-            origin_city=F("load__origin_city"),
-            origin_state=F("load__origin_state"),
-            destination_city=F("load__destination_city"),
-            destination_state=F("load__destination_state"),
-        )
-        .annotate(calls=Count("id"), booked=Count("id", filter=is_booked))
-        .order_by("-calls", "-booked", "origin_state", "origin_city", "destination_state", "destination_city")[
-            :TOP_LANES
-        ]
-    )
-    equipment = (
-        calls.filter(load__isnull=False)
-        .values(equipment_type=F("load__equipment_type"))
-        .annotate(calls=Count("id"))
-        .order_by("-calls", "equipment_type")
-    )
+    # One grouping by lane and equipment gives both the top lanes and the equipment demand.
+    lane_calls: dict[tuple, list[int]] = {}
+    equipment: dict[str, int] = {}
+    grouped = lane_days.values_list(
+        "origin_city", "origin_state", "destination_city", "destination_state", "equipment_type"
+    ).annotate(calls=Sum("calls"), booked=Sum("booked"))
+    for origin_city, origin_state, destination_city, destination_state, equipment_type, calls, booked in grouped:
+        counts = lane_calls.setdefault((origin_city, origin_state, destination_city, destination_state), [0, 0])
+        counts[0] += calls
+        counts[1] += booked
+        equipment[equipment_type] = equipment.get(equipment_type, 0) + calls
+    top_lanes = sorted(
+        lane_calls.items(), key=lambda item: (-item[1][0], -item[1][1], item[0][1], item[0][0], item[0][3], item[0][2])
+    )[:TOP_LANES]
+    failures = verification_failures(start=start, end=end)
 
     total = totals["total"]
     return {
@@ -118,22 +99,38 @@ def carrier_sales_metrics(*, start: date | None = None, end: date | None = None)
         "total_calls": total,
         "booked_calls": totals["booked"],
         "booking_rate": _ratio(totals["booked"], total),
-        "outcomes": {value: totals[f"outcome:{value}"] for value in CallOutcome.values},
-        "sentiments": {value: totals[f"sentiment:{value}"] for value in Sentiment.values},
-        "agreements": deal["count"],
-        "average_rounds_to_agreement": round(deal["rounds"], 2) if deal["rounds"] is not None else None,
-        "average_premium_pct": round(deal["premium"], 2) if deal["premium"] is not None else None,
+        "outcomes": outcomes,
+        "sentiments": sentiments,
+        "agreements": agreements,
+        "average_rounds_to_agreement": round(deal["rounds"] / agreements, 2) if agreements else None,
+        "average_premium_pct": round(deal["premium"] / agreements, 2) if agreements else None,
         "booked_value": str((deal["value"] or Decimal("0")).quantize(Decimal("0.01"))),
-        "calls_per_day": [{"date": row["day"], "calls": row["calls"], "booked": row["booked"]} for row in per_day],
+        "calls_per_day": [per_day[day] for day in sorted(per_day)],
         "top_lanes": [
             {
-                "origin": f"{row['origin_city']}, {row['origin_state']}",
-                "destination": f"{row['destination_city']}, {row['destination_state']}",
-                "calls": row["calls"],
-                "booked": row["booked"],
+                "origin": f"{origin_city}, {origin_state}",
+                "destination": f"{destination_city}, {destination_state}",
+                "calls": calls,
+                "booked": booked,
             }
-            for row in lanes
+            for (origin_city, origin_state, destination_city, destination_state), (calls, booked) in top_lanes
         ],
-        "equipment_demand": {row["equipment_type"]: row["calls"] for row in equipment},
-        "verification_failures": {value: totals[f"reason:{value}"] for value in IneligibilityReason.values},
+        "equipment_demand": dict(sorted(equipment.items(), key=lambda item: (-item[1], item[0]))),
+        "verification_failures": failures,
     }
+
+
+def verification_failures(*, start: date | None = None, end: date | None = None) -> dict[str, int]:
+    """FMCSA lookups in the period that found the carrier not eligible, by reason (one lookup
+    may give several reasons). From the verification log, so a carrier's later answers do not
+    rewrite the past."""
+    lower, upper = _period_bounds(start, end)
+    lookups = VerificationLookup.objects.filter(outcome=LookupOutcome.INELIGIBLE).order_by()
+    if lower:
+        lookups = lookups.filter(looked_up_at__gte=lower)
+    if upper:
+        lookups = lookups.filter(looked_up_at__lt=upper)
+    # The reasons are a JSON list; matching the quoted code works on SQLite and PostgreSQL alike.
+    return lookups.aggregate(
+        **{value: Count("id", filter=Q(reasons__icontains=f'"{value}"')) for value in IneligibilityReason.values}
+    )
