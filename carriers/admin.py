@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from core.admin import BaseModelAdmin
 
-from . import services
+from . import lanes, services
 from .choices import LOAD_STATUS_TRANSITIONS, LoadStatus
 from .models import Call, Carrier, Load, Negotiation, Offer, VerificationLookup
 
@@ -117,8 +117,15 @@ class LoadAdmin(BaseModelAdmin):
     search_fields = ("load_id", "origin_city", "destination_city")
     ordering = ("pickup_datetime", "load_id")
     list_select_related = ("booked_carrier",)
-    readonly_fields = ("agreed_rate", "booked_carrier", "booked_at")
+    readonly_fields = ("agreed_rate", "booked_carrier", "booked_at", "suggested_ceiling")
     actions = ("cancel_loads",)
+
+    @admin.display(description="suggested ceiling")
+    def suggested_ceiling(self, obj):
+        if obj is None or obj.pk is None or obj.max_rate is not None:
+            return "—"
+        suggestion = lanes.suggest_ceiling(obj)
+        return f"${suggestion.amount} — {suggestion.explanation}"
 
     @admin.display(description="origin", ordering="origin_state")
     def origin(self, obj):
@@ -131,7 +138,7 @@ class LoadAdmin(BaseModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if not request.user.has_perm("carriers.view_load_ceiling"):
-            fields = [name for name in fields if name != "max_rate"]
+            fields = [name for name in fields if name not in ("max_rate", "suggested_ceiling")]
         return fields
 
     @admin.action(description="Cancel selected loads", permissions=["change"])

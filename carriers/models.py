@@ -157,6 +157,13 @@ class Load(SoftDeleteModel):
             models.Index(fields=["equipment_type", "status", "pickup_datetime"], name="load_equipment_search_idx"),
             models.Index(fields=["status", "loadboard_rate"], name="load_status_rate_idx"),
             models.Index(fields=["booked_at"], name="load_booked_at_idx"),
+            # Lane rates: a lane's bookings in a period, read from the index alone on PostgreSQL.
+            models.Index(
+                fields=["origin_state", "destination_state", "equipment_type", "booked_at"],
+                include=["agreed_rate", "loadboard_rate", "miles", "status"],
+                name="load_lane_booked_idx",
+                condition=Q(agreed_rate__isnull=False),
+            ),
             # City search is case-insensitive (iexact compares UPPER(...)).
             models.Index(Upper("origin_city"), name="load_origin_city_upper_idx"),
             models.Index(Upper("destination_city"), name="load_dest_city_upper_idx"),

@@ -34,7 +34,7 @@ def call_queryset(*, with_rounds: bool = False):
     return queryset
 
 
-def _period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+def period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     """Whole days, ``end`` included, in the site's time zone."""
     tz = timezone.get_current_timezone()
     lower = datetime.combine(start, time.min, tzinfo=tz) if start else None
@@ -124,7 +124,7 @@ def verification_failures(*, start: date | None = None, end: date | None = None)
     """FMCSA lookups in the period that found the carrier not eligible, by reason (one lookup
     may give several reasons). From the verification log, so a carrier's later answers do not
     rewrite the past."""
-    lower, upper = _period_bounds(start, end)
+    lower, upper = period_bounds(start, end)
     lookups = VerificationLookup.objects.filter(outcome=LookupOutcome.INELIGIBLE).order_by()
     if lower:
         lookups = lookups.filter(looked_up_at__gte=lower)

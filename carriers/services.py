@@ -17,7 +17,7 @@ from core.api.exceptions import Conflict, ServiceUnavailable
 from core.context import get_current_user
 from core.history import record_history
 
-from . import fmcsa, rollups
+from . import fmcsa, lanes, rollups
 from .choices import (
     LOAD_STATUS_TRANSITIONS,
     IneligibilityReason,
@@ -155,6 +155,8 @@ def _apply_status(load: Load, status: str):
 def load_create(**fields) -> Load:
     fields.pop("status", None)  # a new load is always available
     load = Load(**fields)
+    if load.max_rate is None and runtime.get("CEILING_AUTO_SUGGEST"):
+        load.max_rate = lanes.suggest_ceiling(load).amount
     try:
         with transaction.atomic():
             load.save()

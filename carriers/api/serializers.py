@@ -302,11 +302,8 @@ class MetricsQuerySerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         # ``from``/``to`` in the query string; Python keywords, so renamed here.
-        mapped = {}
-        if "from" in data:
-            mapped["start"] = data.get("from")
-        if "to" in data:
-            mapped["end"] = data.get("to")
+        names = {"from": "start", "to": "end"}
+        mapped = {names.get(key, key): data.get(key) for key in data if names.get(key, key) in self.fields}
         try:
             return super().to_internal_value(mapped)
         except serializers.ValidationError as exc:
@@ -318,3 +315,32 @@ class MetricsQuerySerializer(serializers.Serializer):
         if start and end and end < start:
             raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
         return attrs
+
+
+class LaneRatesQuerySerializer(MetricsQuerySerializer):
+    origin_state = StateField(required=False)
+    destination_state = StateField(required=False)
+    equipment_type = EquipmentField(required=False)
+
+
+class QuartilesSerializer(serializers.Serializer):
+    p25 = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p75 = serializers.FloatField(allow_null=True)
+
+
+class LaneRateSerializer(serializers.Serializer):
+    origin_state = serializers.CharField()
+    destination_state = serializers.CharField()
+    equipment_type = serializers.CharField()
+    bookings = serializers.IntegerField()
+    rate_per_mile = QuartilesSerializer(help_text="Agreed rate per mile in USD (bookings with miles).")
+    premium_pct = QuartilesSerializer(help_text="Agreed rate over the posted rate, in %.")
+
+
+class CeilingSuggestionSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    method = serializers.ChoiceField(choices=["lane_history", "default_percentage"])
+    explanation = serializers.CharField()
+    bookings = serializers.IntegerField()
+    rate_per_mile_p75 = serializers.FloatField(allow_null=True)

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import CallViewSet, CarrierSalesMetricsView, CarrierViewSet, LoadViewSet
+from .views import CallViewSet, CarrierSalesMetricsView, CarrierViewSet, LaneRatesView, LoadViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -11,5 +11,6 @@ router.register("calls", CallViewSet, basename="call")
 
 urlpatterns = [
     path("metrics/carrier-sales/", CarrierSalesMetricsView.as_view(), name="carrier-sales-metrics"),
+    path("lanes/rates/", LaneRatesView.as_view(), name="lane-rates"),
     *router.urls,
 ]

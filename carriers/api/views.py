@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -5,11 +8,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import runtime
 from core.api.pagination import CursorPagination
 from core.api.permissions import HasPerms
 from core.api.viewsets import BaseModelViewSet
 
-from .. import selectors, services
+from .. import lanes, selectors, services
 from ..normalize import normalize_mc_number
 from .filters import CallFilter, CarrierFilter, LoadFilter
 from .serializers import (
@@ -17,6 +21,9 @@ from .serializers import (
     CallInputSerializer,
     CallSerializer,
     CarrierSerializer,
+    CeilingSuggestionSerializer,
+    LaneRateSerializer,
+    LaneRatesQuerySerializer,
     LoadSerializer,
     MetricsQuerySerializer,
     OfferInputSerializer,
@@ -74,13 +81,24 @@ class LoadViewSet(BaseModelViewSet):
     search_fields = ("load_id", "origin_city", "destination_city", "commodity_type")
     ordering_fields = ("pickup_datetime", "delivery_datetime", "loadboard_rate", "miles", "weight", "created_at")
     ordering = ("pickup_datetime",)
-    action_permissions = {**BaseModelViewSet.action_permissions, "offers": ["carriers.add_offer"]}
+    action_permissions = {
+        **BaseModelViewSet.action_permissions,
+        "offers": ["carriers.add_offer"],
+        "ceiling_suggestion": ["carriers.view_load", "carriers.view_load_ceiling"],
+    }
 
     def perform_create(self, serializer):
         serializer.instance = services.load_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = services.load_update(load=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=CeilingSuggestionSerializer)
+    @action(detail=True, methods=["get"], url_path="ceiling-suggestion")
+    def ceiling_suggestion(self, request, load_id=None):
+        """The ceiling this load's lane history supports and how it was derived (for a load posted
+        without one; CEILING_AUTO_SUGGEST applies it on posting)."""
+        return Response(CeilingSuggestionSerializer(lanes.suggest_ceiling(self.get_object())).data)
 
     @extend_schema(request=OfferInputSerializer, responses=OfferResultSerializer)
     @action(detail=True, methods=["post"])
@@ -154,3 +172,32 @@ class CarrierSalesMetricsView(APIView):
             start=query.validated_data.get("start"), end=query.validated_data.get("end")
         )
         return Response(metrics)
+
+
+class LaneRatesView(APIView):
+    """What the desk has paid per lane (origin → destination state) and equipment type: bookings,
+    and the 25th/50th/75th percentiles of the agreed rate per mile and of the premium over the
+    posted rate. The period defaults to the last LANE_RATE_DAYS days."""
+
+    permission_classes = [HasPerms.of("carriers.view_load")]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("origin_state", str, description="Two-letter state code, e.g. IL."),
+            OpenApiParameter("destination_state", str, description="Two-letter state code, e.g. TX."),
+            OpenApiParameter("equipment_type", str, description="dry_van, reefer, flatbed, …"),
+            OpenApiParameter("from", str, description="First booking day (YYYY-MM-DD), included."),
+            OpenApiParameter("to", str, description="Last booking day (YYYY-MM-DD), included."),
+        ],
+        responses=LaneRateSerializer(many=True),
+    )
+    def get(self, request):
+        query = LaneRatesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        start, end = params.pop("start", None), params.pop("end", None)
+        if start is None and end is None:
+            start = timezone.localdate() - timedelta(days=runtime.get("LANE_RATE_DAYS") - 1)
+        since, until = selectors.period_bounds(start, end)
+        rows = lanes.lane_rates(since=since, until=until, **params)
+        return Response(LaneRateSerializer(rows, many=True).data)
