@@ -1,5 +1,6 @@
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
@@ -12,6 +13,7 @@ from .choices import (
     CARRIER_HELD_STATUSES,
     CallOutcome,
     EquipmentType,
+    FollowUpReason,
     LoadStatus,
     LookupOutcome,
     NegotiationStatus,
@@ -270,6 +272,41 @@ class Offer(BaseModel):
         return f"round {self.round}: {self.amount} → {self.decision}"
 
 
+class FollowUp(BaseModel):
+    """Something a rep must do after a call: when, why, who; done once it is done."""
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="follow_ups")
+    due_at = models.DateTimeField()
+    reason = models.CharField(max_length=20, choices=FollowUpReason.choices)
+    note = models.TextField(blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    done_at = models.DateTimeField(null=True, blank=True, editable=False)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(reason__in=FollowUpReason.values), name="follow_up_reason_valid"),
+        ]
+        indexes = [
+            # A rep's due list, and the count of overdue ones: open follow-ups by due time.
+            models.Index(
+                fields=["assigned_to", "due_at"], name="follow_up_open_due_idx", condition=Q(done_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
 class VerificationLookup(models.Model):
     """One question put to FMCSA (stored answers reused from the cache are not lookups) and how it
     went. Append-only; ``manage.py prune_verification_log`` removes old rows."""
@@ -348,6 +385,23 @@ class CallLaneDayTotal(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.origin_city} → {self.destination_city} ({self.equipment_type}): {self.calls}"
+
+
+class OfferDayTotal(models.Model):
+    """Offers of one day in one round with one decision, and the sum behind the average ask."""
+
+    day = models.DateField()
+    round = models.PositiveSmallIntegerField()
+    decision = models.CharField(max_length=10, choices=OfferDecision.choices)
+    offers = models.PositiveIntegerField(default=0)
+    ask_premium_pct = models.FloatField(default=0, help_text="Sum over offers of (ask − posted) × 100 / posted.")
+
+    class Meta:
+        ordering = ["day", "round", "decision"]
+        constraints = [models.UniqueConstraint(fields=["day", "round", "decision"], name="offer_day_total_key")]
+
+    def __str__(self):
+        return f"{self.day} round {self.round} {self.decision}: {self.offers}"
 
 
 class AgreementDayTotal(models.Model):

@@ -19,11 +19,11 @@ from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 
 from .choices import CallOutcome, OfferDecision
-from .models import AgreementDayTotal, Call, CallDayTotal, CallLaneDayTotal, Load, Offer
+from .models import AgreementDayTotal, Call, CallDayTotal, CallLaneDayTotal, Load, Offer, OfferDayTotal
 
 # The load fields a call is counted under; changing one of them moves the load's calls.
 LANE_FIELDS = ("origin_city", "origin_state", "destination_city", "destination_state", "equipment_type")
-# The load fields an agreement's figures depend on.
+# The load fields an offer's and an agreement's figures depend on.
 AGREEMENT_FIELDS = ("loadboard_rate",)
 
 
@@ -57,6 +57,19 @@ def count_call(call: Call) -> None:
         _add(CallLaneDayTotal, _lane_key(day, call.load), calls=1, booked=booked)
 
 
+def count_offer(offer: Offer, *, posted: Decimal) -> None:
+    """Every round of negotiation; an accepted one also counts as an agreement."""
+    day = timezone.localdate(offer.created_at)
+    _add(
+        OfferDayTotal,
+        {"day": day, "round": offer.round, "decision": offer.decision},
+        offers=1,
+        ask_premium_pct=premium_pct(agreed=offer.amount, posted=posted),
+    )
+    if offer.decision == OfferDecision.ACCEPT:
+        count_agreement(offer, posted=posted)
+
+
 def count_agreement(offer: Offer, *, posted: Decimal) -> None:
     _add(
         AgreementDayTotal,
@@ -75,8 +88,8 @@ def load_changed(load: Load, changed: Iterable[str]) -> None:
     if changed & set(LANE_FIELDS):
         days |= {timezone.localdate(moment) for moment in load.calls.values_list("started_at", flat=True)}
     if changed & set(AGREEMENT_FIELDS):
-        accepted = Offer.objects.filter(negotiation__load=load, decision=OfferDecision.ACCEPT)
-        days |= {timezone.localdate(moment) for moment in accepted.values_list("created_at", flat=True)}
+        offers = Offer.objects.filter(negotiation__load=load)
+        days |= {timezone.localdate(moment) for moment in offers.values_list("created_at", flat=True)}
     if days:
         rebuild(days=days)
 
@@ -92,51 +105,45 @@ def _within_days(field: str, days: Iterable[date] | None) -> Q:
     return condition
 
 
+TOTALS = ("CallDayTotal", "CallLaneDayTotal", "AgreementDayTotal", "OfferDayTotal")
+
+
 @transaction.atomic
-def rebuild(*, days: Iterable[date] | None = None, models=None) -> dict[str, int]:
+def rebuild(*, days: Iterable[date] | None = None, models=None, totals=TOTALS) -> dict[str, int]:
     """Recompute the totals from the raw rows: every day, or only ``days``. Returns the row counts.
-    ``models`` maps model names to classes; a migration passes its historical models."""
-    m = models or {model.__name__: model for model in (Call, CallDayTotal, CallLaneDayTotal, AgreementDayTotal, Offer)}
+    ``models`` maps model names to classes and ``totals`` names the tables to rebuild; a migration
+    passes its historical models and the tables it creates."""
+    m = models or {
+        model.__name__: model
+        for model in (Call, Offer, CallDayTotal, CallLaneDayTotal, AgreementDayTotal, OfferDayTotal)
+    }
     days = None if days is None else sorted(set(days))
-    for model in (m["CallDayTotal"], m["CallLaneDayTotal"], m["AgreementDayTotal"]):
-        rows = model.objects.all() if days is None else model.objects.filter(day__in=days)
+    for name in totals:
+        rows = m[name].objects.all() if days is None else m[name].objects.filter(day__in=days)
         rows.delete()
 
     calls = m["Call"].objects.filter(_within_days("started_at", days)).order_by().annotate(day=TruncDate("started_at"))
-    m["CallDayTotal"].objects.bulk_create(
-        [
-            m["CallDayTotal"](**row)
-            for row in calls.values("day", "outcome", "sentiment").annotate(calls=Count("id")).order_by()
-        ],
-        batch_size=5000,
+    offers = (
+        m["Offer"].objects.filter(_within_days("created_at", days)).order_by().annotate(day=TruncDate("created_at"))
     )
-    lanes = (
-        calls.filter(load__isnull=False)
-        .values("day", **{name: F(f"load__{name}") for name in LANE_FIELDS})
-        .annotate(calls=Count("id"), booked=Count("id", filter=Q(outcome=CallOutcome.BOOKED)))
-    )
-    m["CallLaneDayTotal"].objects.bulk_create(
-        [m["CallLaneDayTotal"](**row) for row in lanes.order_by()], batch_size=5000
-    )
-
     posted = Cast("negotiation__load__loadboard_rate", FloatField())
-    agreed = Cast("agreed_amount", FloatField())
-    agreements = (
-        m["Offer"]
-        .objects.filter(_within_days("created_at", days), decision=OfferDecision.ACCEPT)
-        .annotate(day=TruncDate("created_at"))
+    queries = {
+        "CallDayTotal": calls.values("day", "outcome", "sentiment").annotate(calls=Count("id")),
+        "CallLaneDayTotal": calls.filter(load__isnull=False)
+        .values("day", **{name: F(f"load__{name}") for name in LANE_FIELDS})
+        .annotate(calls=Count("id"), booked=Count("id", filter=Q(outcome=CallOutcome.BOOKED))),
+        "AgreementDayTotal": offers.filter(decision=OfferDecision.ACCEPT)
         .values("day")
         .annotate(
             agreements=Count("id"),
             rounds=Sum("round"),
-            premium_pct=Sum((agreed - posted) * 100.0 / posted),
+            premium_pct=Sum((Cast("agreed_amount", FloatField()) - posted) * 100.0 / posted),
             agreed_value=Sum("agreed_amount"),
-        )
-        .order_by()
-    )
-    m["AgreementDayTotal"].objects.bulk_create([m["AgreementDayTotal"](**row) for row in agreements], batch_size=5000)
-    return {
-        "call_days": m["CallDayTotal"].objects.count(),
-        "lane_days": m["CallLaneDayTotal"].objects.count(),
-        "agreement_days": m["AgreementDayTotal"].objects.count(),
+        ),
+        "OfferDayTotal": offers.values("day", "round", "decision").annotate(
+            offers=Count("id"), ask_premium_pct=Sum((Cast("amount", FloatField()) - posted) * 100.0 / posted)
+        ),
     }
+    for name in totals:
+        m[name].objects.bulk_create([m[name](**row) for row in queries[name].order_by()], batch_size=5000)
+    return {name: m[name].objects.count() for name in totals}

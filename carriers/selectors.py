@@ -3,11 +3,24 @@
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Avg, Count, FloatField, Prefetch, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .choices import CallOutcome, IneligibilityReason, LookupOutcome, Sentiment
-from .models import AgreementDayTotal, Call, CallDayTotal, CallLaneDayTotal, Carrier, Load, Offer, VerificationLookup
+from .choices import CallOutcome, IneligibilityReason, LookupOutcome, OfferDecision, Sentiment
+from .models import (
+    AgreementDayTotal,
+    Call,
+    CallDayTotal,
+    CallLaneDayTotal,
+    Carrier,
+    FollowUp,
+    Load,
+    Negotiation,
+    Offer,
+    OfferDayTotal,
+    VerificationLookup,
+)
 
 TOP_LANES = 10
 
@@ -29,7 +42,8 @@ def call_queryset(*, with_rounds: bool = False):
                 queryset=Offer.objects.select_related("negotiation__load", "negotiation__carrier").order_by(
                     "created_at", "round"
                 ),
-            )
+            ),
+            Prefetch("follow_ups", queryset=follow_up_queryset()),
         )
     return queryset
 
@@ -49,7 +63,7 @@ def _ratio(part: int, whole: int) -> float:
 def carrier_sales_metrics(*, start: date | None = None, end: date | None = None) -> dict:
     """The sales dashboard for calls started (and agreements made) between ``start`` and
     ``end``, inclusive. Counts and averages come from the daily totals (``carriers.rollups``),
-    so the cost follows the number of days, not of calls; four queries in all."""
+    so the cost follows the number of days, not of calls; six queries in all."""
     days = Q()
     if start:
         days &= Q(day__gte=start)
@@ -91,6 +105,7 @@ def carrier_sales_metrics(*, start: date | None = None, end: date | None = None)
         lane_calls.items(), key=lambda item: (-item[1][0], -item[1][1], item[0][1], item[0][0], item[0][3], item[0][2])
     )[:TOP_LANES]
     failures = verification_failures(start=start, end=end)
+    negotiation = negotiation_metrics(OfferDayTotal.objects.filter(days))
 
     total = totals["total"]
     return {
@@ -117,6 +132,35 @@ def carrier_sales_metrics(*, start: date | None = None, end: date | None = None)
         ],
         "equipment_demand": dict(sorted(equipment.items(), key=lambda item: (-item[1], item[0]))),
         "verification_failures": failures,
+        "negotiation": negotiation,
+        "overdue_follow_ups": FollowUp.objects.filter(done_at__isnull=True, due_at__lt=timezone.now()).count(),
+    }
+
+
+def negotiation_metrics(offer_days) -> dict:
+    """How negotiations go, from the daily offer totals: acceptance rate per round, the share of
+    concluded negotiations that ended in a rejection (an ask still above the ceiling in the last
+    round), and the average first ask over the posted rate."""
+    per_round: dict[int, dict[str, int]] = {}
+    first_ask_sum, first_asks = 0.0, 0
+    for round_number, decision, offers, ask_premium in offer_days.order_by().values_list(
+        "round", "decision", "offers", "ask_premium_pct"
+    ):
+        counts = per_round.setdefault(round_number, dict.fromkeys(OfferDecision.values, 0))
+        counts[decision] += offers
+        if round_number == 1:
+            first_ask_sum += ask_premium
+            first_asks += offers
+    accepted = sum(counts[OfferDecision.ACCEPT] for counts in per_round.values())
+    rejected = sum(counts[OfferDecision.REJECT] for counts in per_round.values())
+    return {
+        "offers": sum(sum(counts.values()) for counts in per_round.values()),
+        "acceptance_rate_by_round": {
+            str(number): _ratio(counts[OfferDecision.ACCEPT], sum(counts.values()))
+            for number, counts in sorted(per_round.items())
+        },
+        "rejected_at_ceiling_share": _ratio(rejected, accepted + rejected),
+        "average_first_ask_premium_pct": round(first_ask_sum / first_asks, 2) if first_asks else None,
     }
 
 
@@ -134,3 +178,63 @@ def verification_failures(*, start: date | None = None, end: date | None = None)
     return lookups.aggregate(
         **{value: Count("id", filter=Q(reasons__icontains=f'"{value}"')) for value in IneligibilityReason.values}
     )
+
+
+def negotiation_queryset():
+    """Negotiations with their load, carrier and rounds, newest first (three queries a page)."""
+    return (
+        Negotiation.objects.select_related("load", "carrier")
+        .prefetch_related(Prefetch("offers", queryset=Offer.objects.order_by("round")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def follow_up_queryset():
+    return FollowUp.objects.select_related("call", "assigned_to", "done_by", "created_by", "updated_by")
+
+
+def carrier_history(*, carrier: Carrier, before=None, limit: int = 20) -> dict:
+    """A carrier's calls, negotiations and bookings, newest first, with totals over all time.
+
+    A page holds everything newer than ``next_before`` across the three lists, so following
+    ``next_before`` neither skips nor repeats an item. Seven queries whatever the history's size."""
+    mc = carrier.mc_number
+    calls = Call.objects.filter(mc_number=mc).select_related("load", "created_by", "updated_by")
+    negotiations = negotiation_queryset().filter(carrier=carrier)
+    bookings = Load.all_objects.filter(booked_carrier=carrier, booked_at__isnull=False)
+
+    call_count = calls.order_by().count()
+    negotiation_count = negotiations.order_by().count()
+    posted = Cast("loadboard_rate", FloatField())
+    booked = bookings.order_by().aggregate(
+        count=Count("id"), premium=Avg((Cast("agreed_rate", FloatField()) - posted) * 100.0 / posted)
+    )
+
+    if before is not None:
+        calls = calls.filter(started_at__lt=before)
+        negotiations = negotiations.filter(created_at__lt=before)
+        bookings = bookings.filter(booked_at__lt=before)
+    pages = {
+        "calls": (list(calls.order_by("-started_at", "-id")[:limit]), "started_at"),
+        "negotiations": (list(negotiations[:limit]), "created_at"),
+        "bookings": (list(bookings.order_by("-booked_at", "-id")[:limit]), "booked_at"),
+    }
+    # Lists that filled the page may have older items; the page ends at the newest of their last items.
+    cutoffs = [getattr(items[-1], field) for items, field in pages.values() if len(items) == limit]
+    cutoff = max(cutoffs) if cutoffs else None
+    trimmed = {
+        name: [item for item in items if cutoff is None or getattr(item, field) >= cutoff]
+        for name, (items, field) in pages.items()
+    }
+    return {
+        "mc_number": mc,
+        "totals": {
+            "calls": call_count,
+            "negotiations": negotiation_count,
+            "bookings": booked["count"],
+            "booking_rate": _ratio(booked["count"], call_count),
+            "average_premium_pct": round(booked["premium"], 2) if booked["premium"] is not None else None,
+        },
+        **trimmed,
+        "next_before": cutoff,
+    }

@@ -27,7 +27,7 @@ from .choices import (
     OfferDecision,
     VerificationSource,
 )
-from .models import Call, Carrier, Load, Negotiation, Offer, VerificationLookup
+from .models import Call, Carrier, FollowUp, Load, Negotiation, Offer, VerificationLookup
 from .negotiation import Rules, decide
 
 logger = logging.getLogger(__name__)
@@ -330,8 +330,7 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
             call_external_id=call_external_id,
             call=call,
         )
-        if outcome.decision == OfferDecision.ACCEPT:
-            rollups.count_agreement(offer, posted=load.loadboard_rate)
+        rollups.count_offer(offer, posted=load.loadboard_rate)
     rounds_left = 0 if outcome.closes else max(0, rules.max_rounds - round_number)
     return OfferResult(offer=offer, negotiation=negotiation, load=load, rounds_left=rounds_left)
 
@@ -351,9 +350,11 @@ def call_log(
     summary: str = "",
     transcript: str = "",
     extracted: dict | None = None,
+    follow_up: dict | None = None,
 ) -> tuple[Call, bool]:
     """Record a finished call once. Returns ``(call, created)``; logging the same
-    ``external_id`` again returns the stored call unchanged, even under a race."""
+    ``external_id`` again returns the stored call unchanged, even under a race.
+    ``follow_up`` (due_at, reason, note, assigned_to) adds a follow-up to the new call."""
     existing = Call.objects.filter(external_id=external_id).first()
     if existing is not None:
         return existing, False
@@ -381,9 +382,46 @@ def call_log(
             # Rounds negotiated during the call were made before it was logged.
             Offer.objects.filter(call_external_id=external_id, call__isnull=True).update(call=call)
             rollups.count_call(call)
+            if follow_up:
+                follow_up_create(call=call, **follow_up)
     except IntegrityError:
         existing = Call.objects.filter(external_id=external_id).first()
         if existing is None:
             raise
         return existing, False
     return call, True
+
+
+# --- Follow-ups ---------------------------------------------------------------------------
+
+
+def follow_up_create(*, call: Call, due_at, reason: str, note: str = "", assigned_to=None) -> FollowUp:
+    return FollowUp.objects.create(call=call, due_at=due_at, reason=reason, note=note, assigned_to=assigned_to)
+
+
+@transaction.atomic
+def follow_up_update(*, follow_up: FollowUp, **fields) -> FollowUp:
+    """Reschedule, reassign or re-word an open follow-up."""
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if follow_up.is_done:
+        raise Conflict(detail="This follow-up is done; it can no longer be changed.", code="already_done")
+    for name, value in fields.items():
+        setattr(follow_up, name, value)
+    follow_up.save()
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
+    """Mark a follow-up done by the current user. Done twice is a conflict, not a silent no-op."""
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if follow_up.is_done:
+        who = follow_up.done_by.get_username() if follow_up.done_by else "someone"
+        raise Conflict(
+            detail=f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
+            code="already_done",
+        )
+    follow_up.done_at = timezone.now()
+    follow_up.done_by = get_current_user()
+    follow_up.save()
+    return follow_up

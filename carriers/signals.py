@@ -6,7 +6,6 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from . import rollups
-from .choices import OfferDecision
 from .models import Call, Offer
 
 
@@ -18,5 +17,5 @@ def count_loaded_call(sender, instance, created, raw, **kwargs):
 
 @receiver(post_save, sender=Offer, dispatch_uid="carriers.count_loaded_agreement")
 def count_loaded_agreement(sender, instance, created, raw, **kwargs):
-    if raw and created and instance.decision == OfferDecision.ACCEPT:
-        rollups.count_agreement(instance, posted=instance.negotiation.load.loadboard_rate)
+    if raw and created:
+        rollups.count_offer(instance, posted=instance.negotiation.load.loadboard_rate)

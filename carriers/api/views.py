@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -10,22 +10,26 @@ from rest_framework.views import APIView
 
 from core import runtime
 from core.api.pagination import CursorPagination
-from core.api.permissions import HasPerms
+from core.api.permissions import HasPerms, ModelPermissions
 from core.api.viewsets import BaseModelViewSet
 
 from .. import lanes, selectors, services
 from ..normalize import normalize_mc_number
-from .filters import CallFilter, CarrierFilter, LoadFilter
+from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
     CallDetailSerializer,
     CallInputSerializer,
     CallSerializer,
+    CarrierHistoryQuerySerializer,
+    CarrierHistorySerializer,
     CarrierSerializer,
     CeilingSuggestionSerializer,
+    FollowUpSerializer,
     LaneRateSerializer,
     LaneRatesQuerySerializer,
     LoadSerializer,
     MetricsQuerySerializer,
+    NegotiationSerializer,
     OfferInputSerializer,
     OfferResultSerializer,
     VerificationSerializer,
@@ -66,6 +70,18 @@ class CarrierViewSet(BaseModelViewSet):
             raise ValidationError({"mc": exc.detail}) from None
         verification = services.carrier_verify(mc_number=mc_number)
         return Response(VerificationSerializer(verification).data)
+
+    @extend_schema(parameters=[CarrierHistoryQuerySerializer], responses=CarrierHistorySerializer)
+    @action(
+        detail=True, methods=["get"], permission_classes=[HasPerms.of("carriers.view_carrier", "carriers.view_call")]
+    )
+    def history(self, request, mc_number=None):
+        """The carrier's calls, negotiations and bookings, newest first, with all-time totals.
+        Page back with ``?before=<next_before>``."""
+        query = CarrierHistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        history = selectors.carrier_history(carrier=self.get_object(), **query.validated_data)
+        return Response(CarrierHistorySerializer(history, context=self.get_serializer_context()).data)
 
 
 class LoadViewSet(BaseModelViewSet):
@@ -115,6 +131,46 @@ class LoadViewSet(BaseModelViewSet):
             call_external_id=data["call_id"],
         )
         return Response(OfferResultSerializer(result).data)
+
+
+class NegotiationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Negotiations with their rounds, newest first: what the desk is negotiating right now
+    (``?status=open``) and what it did. The ceiling is never shown here."""
+
+    queryset = selectors.negotiation_queryset()
+    serializer_class = NegotiationSerializer
+    filterset_class = NegotiationFilter
+    permission_classes = [ModelPermissions]
+    ordering_fields = ("created_at", "updated_at")
+    ordering = ("-created_at",)
+    search_fields = ()
+
+
+class FollowUpViewSet(BaseModelViewSet):
+    """Follow-ups set when calls are logged: a rep's due list is
+    ``?assigned_to=me&done=false&due_before=<time>``; ``POST {id}/done/`` marks one done."""
+
+    queryset = selectors.follow_up_queryset()
+    serializer_class = FollowUpSerializer
+    filterset_class = FollowUpFilter
+    http_method_names = ["get", "patch", "post", "head", "options"]
+    ordering_fields = ("due_at", "created_at")
+    ordering = ("due_at",)
+    search_fields = ("note", "call__mc_number", "call__external_id")
+    action_permissions = {**BaseModelViewSet.action_permissions, "done": ["carriers.change_followup"]}
+
+    def create(self, request, *args, **kwargs):
+        # Follow-ups come with the call they follow (POST /calls/ with "follow_up").
+        return Response(status=status.HTTP_405_METHOD_NOT_ALLOWED)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.follow_up_update(follow_up=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=FollowUpSerializer)
+    @action(detail=True, methods=["post"])
+    def done(self, request, pk=None):
+        follow_up = services.follow_up_done(follow_up=self.get_object())
+        return Response(FollowUpSerializer(follow_up, context=self.get_serializer_context()).data)
 
 
 class CallViewSet(BaseModelViewSet):

@@ -6,8 +6,8 @@ from django.db import migrations, models
 def build_totals(apps, schema_editor):
     from carriers.rollups import rebuild
 
-    names = ("Call", "CallDayTotal", "CallLaneDayTotal", "AgreementDayTotal", "Offer")
-    rebuild(models={name: apps.get_model("carriers", name) for name in names})
+    totals = ("CallDayTotal", "CallLaneDayTotal", "AgreementDayTotal")
+    rebuild(models={name: apps.get_model("carriers", name) for name in ("Call", "Offer", *totals)}, totals=totals)
 
 
 class Migration(migrations.Migration):

@@ -13,8 +13,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         counts = rollups.rebuild()
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Rebuilt: {counts['call_days']} call rows, {counts['lane_days']} lane rows, "
-                f"{counts['agreement_days']} agreement rows."
-            )
+            self.style.SUCCESS("Rebuilt: " + ", ".join(f"{name} {count} rows" for name, count in counts.items()))
         )
