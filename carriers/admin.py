@@ -8,9 +8,9 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from core.admin import BaseModelAdmin
 
-from . import services
+from . import lanes, services
 from .choices import LOAD_STATUS_TRANSITIONS, LoadStatus
-from .models import Call, Carrier, Load, Negotiation, Offer
+from .models import Call, Carrier, Load, Negotiation, Offer, VerificationLookup
 
 
 @admin.register(Carrier)
@@ -117,8 +117,15 @@ class LoadAdmin(BaseModelAdmin):
     search_fields = ("load_id", "origin_city", "destination_city")
     ordering = ("pickup_datetime", "load_id")
     list_select_related = ("booked_carrier",)
-    readonly_fields = ("agreed_rate", "booked_carrier", "booked_at")
+    readonly_fields = ("agreed_rate", "booked_carrier", "booked_at", "suggested_ceiling")
     actions = ("cancel_loads",)
+
+    @admin.display(description="suggested ceiling")
+    def suggested_ceiling(self, obj):
+        if obj is None or obj.pk is None or obj.max_rate is not None:
+            return "—"
+        suggestion = lanes.suggest_ceiling(obj)
+        return f"${suggestion.amount} — {suggestion.explanation}"
 
     @admin.display(description="origin", ordering="origin_state")
     def origin(self, obj):
@@ -131,7 +138,7 @@ class LoadAdmin(BaseModelAdmin):
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
         if not request.user.has_perm("carriers.view_load_ceiling"):
-            fields = [name for name in fields if name != "max_rate"]
+            fields = [name for name in fields if name not in ("max_rate", "suggested_ceiling")]
         return fields
 
     @admin.action(description="Cancel selected loads", permissions=["change"])
@@ -201,3 +208,23 @@ class NegotiationAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     list_select_related = ("load", "carrier")
     inlines = (OfferInline,)
+
+
+@admin.register(VerificationLookup)
+class VerificationLookupAdmin(admin.ModelAdmin):
+    """The FMCSA lookup log: read-only; old rows go with ``manage.py prune_verification_log``."""
+
+    list_display = ("looked_up_at", "mc_number", "outcome", "reasons", "error", "latency_ms")
+    list_filter = ("outcome", "error", ("looked_up_at", admin.DateFieldListFilter))
+    search_fields = ("=mc_number",)
+    ordering = ("-looked_up_at",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,6 +9,8 @@ class CarriersConfig(AppConfig):
     def ready(self):
         from core import runtime
 
+        from . import signals  # noqa: F401 - fixtures count in the sales totals
+
         runtime.define(
             "FMCSA_CACHE_HOURS",
             int,
@@ -43,4 +45,23 @@ class CarriersConfig(AppConfig):
             "Each counter moves this % of the way from our last counter towards the ask.",
             minimum=1,
             maximum=100,
+        )
+        runtime.define(
+            "LANE_RATE_DAYS",
+            int,
+            "Days of the desk's bookings that lane rates and suggested ceilings are drawn from.",
+            minimum=1,
+            maximum=730,
+        )
+        runtime.define(
+            "LANE_RATE_MIN_BOOKINGS",
+            int,
+            "Bookings a lane needs before its history suggests a ceiling (else posted + NEGOTIATION_CEILING_PCT).",
+            minimum=1,
+            maximum=1000,
+        )
+        runtime.define(
+            "CEILING_AUTO_SUGGEST",
+            bool,
+            "Give a load posted without a ceiling the ceiling its lane's history suggests.",
         )

@@ -57,6 +57,14 @@ class CallOutcome(models.TextChoices):
     ABANDONED = "abandoned", "Abandoned"
 
 
+class FollowUpReason(models.TextChoices):
+    BETTER_RATE = "better_rate", "Call back with a better rate"
+    DOCUMENTS = "documents", "Waiting for documents"
+    LANE_OPENS = "lane_opens", "Call when a lane opens"
+    CARRIER_BUSY = "carrier_busy", "Carrier asked to be called later"
+    OTHER = "other", "Other"
+
+
 class Sentiment(models.TextChoices):
     POSITIVE = "positive", "Positive"
     NEUTRAL = "neutral", "Neutral"
@@ -66,6 +74,12 @@ class Sentiment(models.TextChoices):
 class VerificationSource(models.TextChoices):
     FMCSA = "fmcsa", "FMCSA QCMobile"
     FIXTURE = "fixture", "Demo fixture (not from FMCSA)"
+
+
+class LookupOutcome(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    INELIGIBLE = "ineligible", "Not eligible"
+    UNAVAILABLE = "unavailable", "FMCSA unavailable"
 
 
 class IneligibilityReason(models.TextChoices):

@@ -39,6 +39,11 @@ class FMCSANotConfigured(FMCSAError):
 class FMCSAUnavailable(FMCSAError):
     code = "fmcsa_unavailable"
 
+    def __init__(self, message: str, *, cause: str = "bad_answer"):
+        # What went wrong, for the verification log: timeout, unreachable, bad_answer, circuit_open.
+        self.cause = cause
+        super().__init__(message)
+
 
 @dataclass(frozen=True)
 class CarrierRecord:
@@ -179,7 +184,7 @@ def lookup_by_mc(mc_number: str) -> CarrierRecord | None:
     if not web_key:
         raise FMCSANotConfigured("FMCSA verification is not configured (no FMCSA_WEB_KEY).")
     if Circuit.is_open():
-        raise FMCSAUnavailable("FMCSA has been failing; lookups are paused for a short while.")
+        raise FMCSAUnavailable("FMCSA has been failing; lookups are paused for a short while.", cause="circuit_open")
 
     url = f"{settings.FMCSA_BASE_URL.rstrip('/')}/carriers/docket-number/{mc_number}"
     timeout = httpx.Timeout(settings.FMCSA_TIMEOUT_SECONDS)
@@ -192,10 +197,10 @@ def lookup_by_mc(mc_number: str) -> CarrierRecord | None:
             try:
                 response = client.get(url, params={"webKey": web_key})
             except httpx.TimeoutException:
-                last_error = FMCSAUnavailable("FMCSA did not answer in time.")
+                last_error = FMCSAUnavailable("FMCSA did not answer in time.", cause="timeout")
                 continue
             except httpx.HTTPError as exc:
-                last_error = FMCSAUnavailable(f"Could not reach FMCSA ({type(exc).__name__}).")
+                last_error = FMCSAUnavailable(f"Could not reach FMCSA ({type(exc).__name__}).", cause="unreachable")
                 continue
             try:
                 record = parse_docket_response(

@@ -1,9 +1,11 @@
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
+from django.utils import timezone
 
 from core.models import BaseModel, SoftDeleteModel
 
@@ -11,7 +13,9 @@ from .choices import (
     CARRIER_HELD_STATUSES,
     CallOutcome,
     EquipmentType,
+    FollowUpReason,
     LoadStatus,
+    LookupOutcome,
     NegotiationStatus,
     OfferDecision,
     Sentiment,
@@ -155,6 +159,13 @@ class Load(SoftDeleteModel):
             models.Index(fields=["equipment_type", "status", "pickup_datetime"], name="load_equipment_search_idx"),
             models.Index(fields=["status", "loadboard_rate"], name="load_status_rate_idx"),
             models.Index(fields=["booked_at"], name="load_booked_at_idx"),
+            # Lane rates: a lane's bookings in a period, read from the index alone on PostgreSQL.
+            models.Index(
+                fields=["origin_state", "destination_state", "equipment_type", "booked_at"],
+                include=["agreed_rate", "loadboard_rate", "miles", "status"],
+                name="load_lane_booked_idx",
+                condition=Q(agreed_rate__isnull=False),
+            ),
             # City search is case-insensitive (iexact compares UPPER(...)).
             models.Index(Upper("origin_city"), name="load_origin_city_upper_idx"),
             models.Index(Upper("destination_city"), name="load_dest_city_upper_idx"),
@@ -259,3 +270,151 @@ class Offer(BaseModel):
 
     def __str__(self):
         return f"round {self.round}: {self.amount} → {self.decision}"
+
+
+class FollowUp(BaseModel):
+    """Something a rep must do after a call: when, why, who; done once it is done."""
+
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="follow_ups")
+    due_at = models.DateTimeField()
+    reason = models.CharField(max_length=20, choices=FollowUpReason.choices)
+    note = models.TextField(blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
+    done_at = models.DateTimeField(null=True, blank=True, editable=False)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(reason__in=FollowUpReason.values), name="follow_up_reason_valid"),
+        ]
+        indexes = [
+            # A rep's due list, and the count of overdue ones: open follow-ups by due time.
+            models.Index(
+                fields=["assigned_to", "due_at"], name="follow_up_open_due_idx", condition=Q(done_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} due {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class VerificationLookup(models.Model):
+    """One question put to FMCSA (stored answers reused from the cache are not lookups) and how it
+    went. Append-only; ``manage.py prune_verification_log`` removes old rows."""
+
+    looked_up_at = models.DateTimeField(default=timezone.now, db_index=True)
+    mc_number = models.CharField("MC number", max_length=8, db_index=True)
+    outcome = models.CharField(max_length=20, choices=LookupOutcome.choices)
+    reasons = models.JSONField(default=list, blank=True, help_text="Why the carrier is not eligible.")
+    error = models.CharField(
+        max_length=20, blank=True, help_text="For unavailable: timeout, unreachable, bad_answer or circuit_open."
+    )
+    latency_ms = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-looked_up_at"]
+        indexes = [models.Index(fields=["outcome", "looked_up_at"], name="lookup_outcome_at_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(outcome__in=LookupOutcome.values), name="lookup_outcome_valid")
+        ]
+
+    def __str__(self):
+        return f"MC{self.mc_number} {self.outcome} at {self.looked_up_at:%Y-%m-%d %H:%M}"
+
+
+# --- Derived daily totals behind the sales metrics ---------------------------------------
+# Written only by ``carriers.rollups`` (in the same transaction as the call or agreement they
+# count) and rebuilt from the raw rows by ``manage.py rebuild_sales_rollups``. ``day`` is the
+# date in the site's time zone, as the metrics' periods are.
+
+
+class CallDayTotal(models.Model):
+    """Calls of one day with one outcome and one sentiment."""
+
+    day = models.DateField()
+    outcome = models.CharField(max_length=30, choices=CallOutcome.choices)
+    sentiment = models.CharField(max_length=20, choices=Sentiment.choices)
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "outcome", "sentiment"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "outcome", "sentiment"], name="call_day_total_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.outcome}/{self.sentiment}: {self.calls}"
+
+
+class CallLaneDayTotal(models.Model):
+    """Calls of one day about loads on one lane with one equipment type (as the load is now)."""
+
+    day = models.DateField()
+    origin_city = models.CharField(max_length=100)
+    origin_state = models.CharField(max_length=2)
+    destination_city = models.CharField(max_length=100)
+    destination_state = models.CharField(max_length=2)
+    equipment_type = models.CharField(max_length=20)
+    calls = models.PositiveIntegerField(default=0)
+    booked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "origin_state",
+                    "origin_city",
+                    "destination_state",
+                    "destination_city",
+                    "equipment_type",
+                ],
+                name="call_lane_day_total_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.origin_city} → {self.destination_city} ({self.equipment_type}): {self.calls}"
+
+
+class OfferDayTotal(models.Model):
+    """Offers of one day in one round with one decision, and the sum behind the average ask."""
+
+    day = models.DateField()
+    round = models.PositiveSmallIntegerField()
+    decision = models.CharField(max_length=10, choices=OfferDecision.choices)
+    offers = models.PositiveIntegerField(default=0)
+    ask_premium_pct = models.FloatField(default=0, help_text="Sum over offers of (ask − posted) × 100 / posted.")
+
+    class Meta:
+        ordering = ["day", "round", "decision"]
+        constraints = [models.UniqueConstraint(fields=["day", "round", "decision"], name="offer_day_total_key")]
+
+    def __str__(self):
+        return f"{self.day} round {self.round} {self.decision}: {self.offers}"
+
+
+class AgreementDayTotal(models.Model):
+    """Accepted offers of one day: their count and the sums behind the averages."""
+
+    day = models.DateField(unique=True)
+    agreements = models.PositiveIntegerField(default=0)
+    rounds = models.PositiveIntegerField(default=0)
+    premium_pct = models.FloatField(default=0, help_text="Sum over agreements of (agreed − posted) × 100 / posted.")
+    agreed_value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self):
+        return f"{self.day}: {self.agreements} agreements"

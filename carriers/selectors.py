@@ -3,12 +3,24 @@
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Avg, Count, F, FloatField, Prefetch, Q, Sum
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Avg, Count, FloatField, Prefetch, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from .choices import CallOutcome, IneligibilityReason, OfferDecision, Sentiment
-from .models import Call, Carrier, Load, Offer
+from .choices import CallOutcome, IneligibilityReason, LookupOutcome, OfferDecision, Sentiment
+from .models import (
+    AgreementDayTotal,
+    Call,
+    CallDayTotal,
+    CallLaneDayTotal,
+    Carrier,
+    FollowUp,
+    Load,
+    Negotiation,
+    Offer,
+    OfferDayTotal,
+    VerificationLookup,
+)
 
 TOP_LANES = 10
 
@@ -30,12 +42,13 @@ def call_queryset(*, with_rounds: bool = False):
                 queryset=Offer.objects.select_related("negotiation__load", "negotiation__carrier").order_by(
                     "created_at", "round"
                 ),
-            )
+            ),
+            Prefetch("follow_ups", queryset=follow_up_queryset()),
         )
     return queryset
 
 
-def _period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
+def period_bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
     """Whole days, ``end`` included, in the site's time zone."""
     tz = timezone.get_current_timezone()
     lower = datetime.combine(start, time.min, tzinfo=tz) if start else None
@@ -49,67 +62,50 @@ def _ratio(part: int, whole: int) -> float:
 
 def carrier_sales_metrics(*, start: date | None = None, end: date | None = None) -> dict:
     """The sales dashboard for calls started (and agreements made) between ``start`` and
-    ``end``, inclusive. Five aggregate queries whatever the number of calls."""
-    lower, upper = _period_bounds(start, end)
-    calls = Call.objects.order_by()
-    agreements = Offer.objects.filter(decision=OfferDecision.ACCEPT).order_by()
-    if lower:
-        calls = calls.filter(started_at__gte=lower)
-        agreements = agreements.filter(created_at__gte=lower)
-    if upper:
-        calls = calls.filter(started_at__lt=upper)
-        agreements = agreements.filter(created_at__lt=upper)
+    ``end``, inclusive. Counts and averages come from the daily totals (``carriers.rollups``),
+    so the cost follows the number of days, not of calls; six queries in all."""
+    days = Q()
+    if start:
+        days &= Q(day__gte=start)
+    if end:
+        days &= Q(day__lte=end)
+    call_days = CallDayTotal.objects.filter(days).order_by()
+    lane_days = CallLaneDayTotal.objects.filter(days).order_by()
 
-    is_booked = Q(outcome=CallOutcome.BOOKED)
-    not_eligible = Q(outcome=CallOutcome.CARRIER_NOT_ELIGIBLE)
-    counts = {"total": Count("id"), "booked": Count("id", filter=is_booked)}
-    counts.update({f"outcome:{value}": Count("id", filter=Q(outcome=value)) for value in CallOutcome.values})
-    counts.update({f"sentiment:{value}": Count("id", filter=Q(sentiment=value)) for value in Sentiment.values})
-    counts.update(
-        {
-            # The reasons are a JSON list; matching the quoted code works on SQLite and PostgreSQL alike.
-            f"reason:{value}": Count(
-                "id", filter=not_eligible & Q(carrier__ineligibility_reasons__icontains=f'"{value}"')
-            )
-            for value in IneligibilityReason.values
-        }
-    )
-    totals = calls.aggregate(**counts)
+    # One pass over (day, outcome, sentiment) rows gives the totals and the per-day series.
+    outcomes = dict.fromkeys(CallOutcome.values, 0)
+    sentiments = dict.fromkeys(Sentiment.values, 0)
+    per_day: dict[date, dict] = {}
+    for day, outcome, sentiment, calls in call_days.values_list("day", "outcome", "sentiment", "calls"):
+        outcomes[outcome] += calls
+        sentiments[sentiment] += calls
+        counts = per_day.setdefault(day, {"date": day, "calls": 0, "booked": 0})
+        counts["calls"] += calls
+        if outcome == CallOutcome.BOOKED:
+            counts["booked"] += calls
+    totals = {"total": sum(outcomes.values()), "booked": outcomes[CallOutcome.BOOKED]}
 
-    posted = Cast("negotiation__load__loadboard_rate", FloatField())
-    agreed = Cast("agreed_amount", FloatField())
-    deal = agreements.aggregate(
-        count=Count("id"),
-        rounds=Avg("round"),
-        premium=Avg((agreed - posted) * 100.0 / posted),
-        value=Sum("agreed_amount"),
+    deal = AgreementDayTotal.objects.filter(days).aggregate(
+        count=Sum("agreements"), rounds=Sum("rounds"), premium=Sum("premium_pct"), value=Sum("agreed_value")
     )
+    agreements = deal["count"] or 0
 
-    per_day = (
-        calls.annotate(day=TruncDate("started_at"))
-        .values("day")
-        .annotate(calls=Count("id"), booked=Count("id", filter=is_booked))
-        .order_by("day")
-    )
-    lanes = (
-        calls.filter(load__isnull=False)
-        .values(
-            origin_city=F("load__origin_city"),
-            origin_state=F("load__origin_state"),
-            destination_city=F("load__destination_city"),
-            destination_state=F("load__destination_state"),
-        )
-        .annotate(calls=Count("id"), booked=Count("id", filter=is_booked))
-        .order_by("-calls", "-booked", "origin_state", "origin_city", "destination_state", "destination_city")[
-            :TOP_LANES
-        ]
-    )
-    equipment = (
-        calls.filter(load__isnull=False)
-        .values(equipment_type=F("load__equipment_type"))
-        .annotate(calls=Count("id"))
-        .order_by("-calls", "equipment_type")
-    )
+    # One grouping by lane and equipment gives both the top lanes and the equipment demand.
+    lane_calls: dict[tuple, list[int]] = {}
+    equipment: dict[str, int] = {}
+    grouped = lane_days.values_list(
+        "origin_city", "origin_state", "destination_city", "destination_state", "equipment_type"
+    ).annotate(calls=Sum("calls"), booked=Sum("booked"))
+    for origin_city, origin_state, destination_city, destination_state, equipment_type, calls, booked in grouped:
+        counts = lane_calls.setdefault((origin_city, origin_state, destination_city, destination_state), [0, 0])
+        counts[0] += calls
+        counts[1] += booked
+        equipment[equipment_type] = equipment.get(equipment_type, 0) + calls
+    top_lanes = sorted(
+        lane_calls.items(), key=lambda item: (-item[1][0], -item[1][1], item[0][1], item[0][0], item[0][3], item[0][2])
+    )[:TOP_LANES]
+    failures = verification_failures(start=start, end=end)
+    negotiation = negotiation_metrics(OfferDayTotal.objects.filter(days))
 
     total = totals["total"]
     return {
@@ -118,22 +114,127 @@ def carrier_sales_metrics(*, start: date | None = None, end: date | None = None)
         "total_calls": total,
         "booked_calls": totals["booked"],
         "booking_rate": _ratio(totals["booked"], total),
-        "outcomes": {value: totals[f"outcome:{value}"] for value in CallOutcome.values},
-        "sentiments": {value: totals[f"sentiment:{value}"] for value in Sentiment.values},
-        "agreements": deal["count"],
-        "average_rounds_to_agreement": round(deal["rounds"], 2) if deal["rounds"] is not None else None,
-        "average_premium_pct": round(deal["premium"], 2) if deal["premium"] is not None else None,
+        "outcomes": outcomes,
+        "sentiments": sentiments,
+        "agreements": agreements,
+        "average_rounds_to_agreement": round(deal["rounds"] / agreements, 2) if agreements else None,
+        "average_premium_pct": round(deal["premium"] / agreements, 2) if agreements else None,
         "booked_value": str((deal["value"] or Decimal("0")).quantize(Decimal("0.01"))),
-        "calls_per_day": [{"date": row["day"], "calls": row["calls"], "booked": row["booked"]} for row in per_day],
+        "calls_per_day": [per_day[day] for day in sorted(per_day)],
         "top_lanes": [
             {
-                "origin": f"{row['origin_city']}, {row['origin_state']}",
-                "destination": f"{row['destination_city']}, {row['destination_state']}",
-                "calls": row["calls"],
-                "booked": row["booked"],
+                "origin": f"{origin_city}, {origin_state}",
+                "destination": f"{destination_city}, {destination_state}",
+                "calls": calls,
+                "booked": booked,
             }
-            for row in lanes
+            for (origin_city, origin_state, destination_city, destination_state), (calls, booked) in top_lanes
         ],
-        "equipment_demand": {row["equipment_type"]: row["calls"] for row in equipment},
-        "verification_failures": {value: totals[f"reason:{value}"] for value in IneligibilityReason.values},
+        "equipment_demand": dict(sorted(equipment.items(), key=lambda item: (-item[1], item[0]))),
+        "verification_failures": failures,
+        "negotiation": negotiation,
+        "overdue_follow_ups": FollowUp.objects.filter(done_at__isnull=True, due_at__lt=timezone.now()).count(),
+    }
+
+
+def negotiation_metrics(offer_days) -> dict:
+    """How negotiations go, from the daily offer totals: acceptance rate per round, the share of
+    concluded negotiations that ended in a rejection (an ask still above the ceiling in the last
+    round), and the average first ask over the posted rate."""
+    per_round: dict[int, dict[str, int]] = {}
+    first_ask_sum, first_asks = 0.0, 0
+    for round_number, decision, offers, ask_premium in offer_days.order_by().values_list(
+        "round", "decision", "offers", "ask_premium_pct"
+    ):
+        counts = per_round.setdefault(round_number, dict.fromkeys(OfferDecision.values, 0))
+        counts[decision] += offers
+        if round_number == 1:
+            first_ask_sum += ask_premium
+            first_asks += offers
+    accepted = sum(counts[OfferDecision.ACCEPT] for counts in per_round.values())
+    rejected = sum(counts[OfferDecision.REJECT] for counts in per_round.values())
+    return {
+        "offers": sum(sum(counts.values()) for counts in per_round.values()),
+        "acceptance_rate_by_round": {
+            str(number): _ratio(counts[OfferDecision.ACCEPT], sum(counts.values()))
+            for number, counts in sorted(per_round.items())
+        },
+        "rejected_at_ceiling_share": _ratio(rejected, accepted + rejected),
+        "average_first_ask_premium_pct": round(first_ask_sum / first_asks, 2) if first_asks else None,
+    }
+
+
+def verification_failures(*, start: date | None = None, end: date | None = None) -> dict[str, int]:
+    """FMCSA lookups in the period that found the carrier not eligible, by reason (one lookup
+    may give several reasons). From the verification log, so a carrier's later answers do not
+    rewrite the past."""
+    lower, upper = period_bounds(start, end)
+    lookups = VerificationLookup.objects.filter(outcome=LookupOutcome.INELIGIBLE).order_by()
+    if lower:
+        lookups = lookups.filter(looked_up_at__gte=lower)
+    if upper:
+        lookups = lookups.filter(looked_up_at__lt=upper)
+    # The reasons are a JSON list; matching the quoted code works on SQLite and PostgreSQL alike.
+    return lookups.aggregate(
+        **{value: Count("id", filter=Q(reasons__icontains=f'"{value}"')) for value in IneligibilityReason.values}
+    )
+
+
+def negotiation_queryset():
+    """Negotiations with their load, carrier and rounds, newest first (three queries a page)."""
+    return (
+        Negotiation.objects.select_related("load", "carrier")
+        .prefetch_related(Prefetch("offers", queryset=Offer.objects.order_by("round")))
+        .order_by("-created_at", "-id")
+    )
+
+
+def follow_up_queryset():
+    return FollowUp.objects.select_related("call", "assigned_to", "done_by", "created_by", "updated_by")
+
+
+def carrier_history(*, carrier: Carrier, before=None, limit: int = 20) -> dict:
+    """A carrier's calls, negotiations and bookings, newest first, with totals over all time.
+
+    A page holds everything newer than ``next_before`` across the three lists, so following
+    ``next_before`` neither skips nor repeats an item. Seven queries whatever the history's size."""
+    mc = carrier.mc_number
+    calls = Call.objects.filter(mc_number=mc).select_related("load", "created_by", "updated_by")
+    negotiations = negotiation_queryset().filter(carrier=carrier)
+    bookings = Load.all_objects.filter(booked_carrier=carrier, booked_at__isnull=False)
+
+    call_count = calls.order_by().count()
+    negotiation_count = negotiations.order_by().count()
+    posted = Cast("loadboard_rate", FloatField())
+    booked = bookings.order_by().aggregate(
+        count=Count("id"), premium=Avg((Cast("agreed_rate", FloatField()) - posted) * 100.0 / posted)
+    )
+
+    if before is not None:
+        calls = calls.filter(started_at__lt=before)
+        negotiations = negotiations.filter(created_at__lt=before)
+        bookings = bookings.filter(booked_at__lt=before)
+    pages = {
+        "calls": (list(calls.order_by("-started_at", "-id")[:limit]), "started_at"),
+        "negotiations": (list(negotiations[:limit]), "created_at"),
+        "bookings": (list(bookings.order_by("-booked_at", "-id")[:limit]), "booked_at"),
+    }
+    # Lists that filled the page may have older items; the page ends at the newest of their last items.
+    cutoffs = [getattr(items[-1], field) for items, field in pages.values() if len(items) == limit]
+    cutoff = max(cutoffs) if cutoffs else None
+    trimmed = {
+        name: [item for item in items if cutoff is None or getattr(item, field) >= cutoff]
+        for name, (items, field) in pages.items()
+    }
+    return {
+        "mc_number": mc,
+        "totals": {
+            "calls": call_count,
+            "negotiations": negotiation_count,
+            "bookings": booked["count"],
+            "booking_rate": _ratio(booked["count"], call_count),
+            "average_premium_pct": round(booked["premium"], 2) if booked["premium"] is not None else None,
+        },
+        **trimmed,
+        "next_before": cutoff,
     }

@@ -2,6 +2,7 @@
 whole change or an exception (and no partial write)."""
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -16,16 +17,17 @@ from core.api.exceptions import Conflict, ServiceUnavailable
 from core.context import get_current_user
 from core.history import record_history
 
-from . import fmcsa
+from . import fmcsa, lanes, rollups
 from .choices import (
     LOAD_STATUS_TRANSITIONS,
     IneligibilityReason,
     LoadStatus,
+    LookupOutcome,
     NegotiationStatus,
     OfferDecision,
     VerificationSource,
 )
-from .models import Call, Carrier, Load, Negotiation, Offer
+from .models import Call, Carrier, FollowUp, Load, Negotiation, Offer, VerificationLookup
 from .negotiation import Rules, decide
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,22 @@ def _store_verification(mc_number: str, record: fmcsa.CarrierRecord | None) -> C
     return carrier
 
 
+def _log_lookup(mc_number: str, started: float, *, outcome: str, reasons=(), error: str = "") -> None:
+    VerificationLookup.objects.create(
+        mc_number=mc_number,
+        outcome=outcome,
+        reasons=list(reasons),
+        error=error,
+        latency_ms=round((time.perf_counter() - started) * 1000),
+    )
+
+
+def verification_log_prune(*, older_than: timedelta) -> int:
+    """Delete verification lookups older than ``older_than``; returns how many."""
+    deleted, _ = VerificationLookup.objects.filter(looked_up_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
 def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
     """Eligibility of a carrier: the stored FMCSA answer while fresh, else a new lookup.
 
@@ -98,15 +116,20 @@ def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
     carrier = Carrier.objects.filter(mc_number=mc_number).first()
     if carrier is not None and not force and verification_is_fresh(carrier):
         return Verification(carrier=carrier, source="cache")
+    started = time.perf_counter()
     try:
         record = fmcsa.lookup_by_mc(mc_number)
     except fmcsa.FMCSANotConfigured as exc:
         raise ServiceUnavailable(detail=str(exc), code=exc.code) from exc
     except fmcsa.FMCSAUnavailable as exc:
+        _log_lookup(mc_number, started, outcome=LookupOutcome.UNAVAILABLE, error=exc.cause)
         raise ServiceUnavailable(
             detail=f"FMCSA verification is unavailable right now: {exc} Try again shortly or hand over to a rep.",
             code=exc.code,
         ) from exc
+    reasons = record.reasons if record is not None else [IneligibilityReason.NOT_FOUND.value]
+    outcome = LookupOutcome.INELIGIBLE if reasons else LookupOutcome.ELIGIBLE
+    _log_lookup(mc_number, started, outcome=outcome, reasons=reasons)
     return Verification(carrier=_store_verification(mc_number, record), source="fmcsa")
 
 
@@ -132,6 +155,8 @@ def _apply_status(load: Load, status: str):
 def load_create(**fields) -> Load:
     fields.pop("status", None)  # a new load is always available
     load = Load(**fields)
+    if load.max_rate is None and runtime.get("CEILING_AUTO_SUGGEST"):
+        load.max_rate = lanes.suggest_ceiling(load).amount
     try:
         with transaction.atomic():
             load.save()
@@ -146,6 +171,7 @@ def load_create(**fields) -> Load:
 def load_update(*, load: Load, **fields) -> Load:
     status = fields.pop("status", None)
     previous_status = load.status
+    counted_by = {name: getattr(load, name) for name in (*rollups.LANE_FIELDS, *rollups.AGREEMENT_FIELDS)}
     for name, value in fields.items():
         setattr(load, name, value)
     if status is not None:
@@ -171,6 +197,7 @@ def load_update(*, load: Load, **fields) -> Load:
         if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
             raise ValidationError({"load_id": ["A load with this load ID already exists."]}) from exc
         raise
+    rollups.load_changed(load, [name for name, value in counted_by.items() if getattr(load, name) != value])
     return load
 
 
@@ -303,6 +330,7 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
             call_external_id=call_external_id,
             call=call,
         )
+        rollups.count_offer(offer, posted=load.loadboard_rate)
     rounds_left = 0 if outcome.closes else max(0, rules.max_rounds - round_number)
     return OfferResult(offer=offer, negotiation=negotiation, load=load, rounds_left=rounds_left)
 
@@ -322,9 +350,11 @@ def call_log(
     summary: str = "",
     transcript: str = "",
     extracted: dict | None = None,
+    follow_up: dict | None = None,
 ) -> tuple[Call, bool]:
     """Record a finished call once. Returns ``(call, created)``; logging the same
-    ``external_id`` again returns the stored call unchanged, even under a race."""
+    ``external_id`` again returns the stored call unchanged, even under a race.
+    ``follow_up`` (due_at, reason, note, assigned_to) adds a follow-up to the new call."""
     existing = Call.objects.filter(external_id=external_id).first()
     if existing is not None:
         return existing, False
@@ -351,9 +381,47 @@ def call_log(
             )
             # Rounds negotiated during the call were made before it was logged.
             Offer.objects.filter(call_external_id=external_id, call__isnull=True).update(call=call)
+            rollups.count_call(call)
+            if follow_up:
+                follow_up_create(call=call, **follow_up)
     except IntegrityError:
         existing = Call.objects.filter(external_id=external_id).first()
         if existing is None:
             raise
         return existing, False
     return call, True
+
+
+# --- Follow-ups ---------------------------------------------------------------------------
+
+
+def follow_up_create(*, call: Call, due_at, reason: str, note: str = "", assigned_to=None) -> FollowUp:
+    return FollowUp.objects.create(call=call, due_at=due_at, reason=reason, note=note, assigned_to=assigned_to)
+
+
+@transaction.atomic
+def follow_up_update(*, follow_up: FollowUp, **fields) -> FollowUp:
+    """Reschedule, reassign or re-word an open follow-up."""
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if follow_up.is_done:
+        raise Conflict(detail="This follow-up is done; it can no longer be changed.", code="already_done")
+    for name, value in fields.items():
+        setattr(follow_up, name, value)
+    follow_up.save()
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
+    """Mark a follow-up done by the current user. Done twice is a conflict, not a silent no-op."""
+    follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    if follow_up.is_done:
+        who = follow_up.done_by.get_username() if follow_up.done_by else "someone"
+        raise Conflict(
+            detail=f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
+            code="already_done",
+        )
+    follow_up.done_at = timezone.now()
+    follow_up.done_by = get_current_user()
+    follow_up.save()
+    return follow_up

@@ -2,8 +2,8 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from ..choices import CallOutcome, LoadStatus, Sentiment, USState
-from ..models import Call, Carrier, Load
+from ..choices import CallOutcome, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
+from ..models import Call, Carrier, FollowUp, Load, Negotiation
 from ..normalize import normalize_equipment, normalize_mc_number
 
 
@@ -18,12 +18,15 @@ def _state(field_name):
     return method
 
 
-def _mc_number(queryset, name, value):
+def _normalized_mc(name, value) -> str:
     try:
-        mc = normalize_mc_number(value)
+        return normalize_mc_number(value)
     except Exception as exc:  # normalize raises a DRF ValidationError without a field name
         raise ValidationError({name: list(getattr(exc, "detail", [str(exc)]))}) from None
-    return queryset.filter(mc_number=mc)
+
+
+def _mc_number(queryset, name, value):
+    return queryset.filter(mc_number=_normalized_mc(name, value))
 
 
 class CarrierFilter(django_filters.FilterSet):
@@ -85,3 +88,35 @@ class CallFilter(django_filters.FilterSet):
     class Meta:
         model = Call
         fields = ("outcome", "sentiment", "mc_number", "started_from", "started_to", "load_id")
+
+
+class NegotiationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=NegotiationStatus.choices)
+    load_id = django_filters.CharFilter(field_name="load__load_id")
+    mc_number = django_filters.CharFilter(method="filter_mc_number")
+    started_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    started_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Negotiation
+        fields = ("status", "load_id", "mc_number", "started_from", "started_to")
+
+    def filter_mc_number(self, queryset, name, value):
+        return queryset.filter(carrier__mc_number=_normalized_mc(name, value))
+
+
+class FollowUpFilter(django_filters.FilterSet):
+    assigned_to = django_filters.CharFilter(method="filter_assigned_to", label="Username, or 'me'")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
+    reason = django_filters.ChoiceFilter(choices=FollowUpReason.choices)
+
+    class Meta:
+        model = FollowUp
+        fields = ("assigned_to", "due_before", "due_after", "done", "reason")
+
+    def filter_assigned_to(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assigned_to=self.request.user)
+        return queryset.filter(assigned_to__username=value)

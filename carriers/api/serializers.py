@@ -4,10 +4,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from accounts.models import User
 from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, SafeJSONField
 
-from ..choices import CallOutcome, EquipmentType, LoadStatus, Sentiment, USState
-from ..models import Call, Carrier, Load, Offer
+from ..choices import CallOutcome, EquipmentType, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
+from ..models import Call, Carrier, FollowUp, Load, Negotiation, Offer
 from ..normalize import normalize_equipment, normalize_mc_number
 
 CEILING_PERMISSION = "carriers.view_load_ceiling"
@@ -282,18 +283,59 @@ class CallSerializer(BaseModelSerializer):
         return value
 
 
+class FollowUpSerializer(BaseModelSerializer):
+    call_id = serializers.SlugRelatedField(source="call", slug_field="external_id", read_only=True)
+    mc_number = serializers.CharField(source="call.mc_number", read_only=True)
+    assigned_to = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    reason = serializers.ChoiceField(choices=FollowUpReason.choices)
+    done = serializers.BooleanField(source="is_done", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = FollowUp
+        fields = (
+            "id",
+            "call_id",
+            "mc_number",
+            "due_at",
+            "reason",
+            "note",
+            "assigned_to",
+            "done",
+            "done_at",
+            "done_by",
+            "created_at",
+            "updated_at",
+            "created_by",
+            "updated_by",
+            "version",
+        )
+        read_only_fields = ("done_at",)
+
+
+class FollowUpInputSerializer(FollowUpSerializer):
+    """A follow-up set by the voice platform as it logs the call."""
+
+    class Meta(FollowUpSerializer.Meta):
+        fields = ("due_at", "reason", "note", "assigned_to")
+
+
 class CallInputSerializer(CallSerializer):
     load_id = serializers.RegexField(LOAD_ID_PATTERN, max_length=32, required=False, allow_blank=True, default="")
+    follow_up = FollowUpInputSerializer(required=False, allow_null=True)
 
     class Meta(CallSerializer.Meta):
-        pass
+        fields = (*CallSerializer.Meta.fields, "follow_up")
 
 
 class CallDetailSerializer(CallSerializer):
     rounds = OfferSerializer(source="offers", many=True, read_only=True)
+    follow_ups = FollowUpSerializer(many=True, read_only=True)
 
     class Meta(CallSerializer.Meta):
-        fields = (*CallSerializer.Meta.fields, "rounds")
+        fields = (*CallSerializer.Meta.fields, "rounds", "follow_ups")
 
 
 class MetricsQuerySerializer(serializers.Serializer):
@@ -302,11 +344,8 @@ class MetricsQuerySerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         # ``from``/``to`` in the query string; Python keywords, so renamed here.
-        mapped = {}
-        if "from" in data:
-            mapped["start"] = data.get("from")
-        if "to" in data:
-            mapped["end"] = data.get("to")
+        names = {"from": "start", "to": "end"}
+        mapped = {names.get(key, key): data.get(key) for key in data if names.get(key, key) in self.fields}
         try:
             return super().to_internal_value(mapped)
         except serializers.ValidationError as exc:
@@ -318,3 +357,105 @@ class MetricsQuerySerializer(serializers.Serializer):
         if start and end and end < start:
             raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
         return attrs
+
+
+class LaneRatesQuerySerializer(MetricsQuerySerializer):
+    origin_state = StateField(required=False)
+    destination_state = StateField(required=False)
+    equipment_type = EquipmentField(required=False)
+
+
+class QuartilesSerializer(serializers.Serializer):
+    p25 = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p75 = serializers.FloatField(allow_null=True)
+
+
+class LaneRateSerializer(serializers.Serializer):
+    origin_state = serializers.CharField()
+    destination_state = serializers.CharField()
+    equipment_type = serializers.CharField()
+    bookings = serializers.IntegerField()
+    rate_per_mile = QuartilesSerializer(help_text="Agreed rate per mile in USD (bookings with miles).")
+    premium_pct = QuartilesSerializer(help_text="Agreed rate over the posted rate, in %.")
+
+
+class CeilingSuggestionSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2)
+    method = serializers.ChoiceField(choices=["lane_history", "default_percentage"])
+    explanation = serializers.CharField()
+    bookings = serializers.IntegerField()
+    rate_per_mile_p75 = serializers.FloatField(allow_null=True)
+
+
+class NegotiationSerializer(serializers.ModelSerializer):
+    """A negotiation with its rounds. Never the ceiling: that stays the broker's secret."""
+
+    load_id = serializers.CharField(source="load.load_id", read_only=True)
+    mc_number = serializers.CharField(source="carrier.mc_number", read_only=True)
+    carrier_name = serializers.CharField(source="carrier.legal_name", read_only=True)
+    posted_rate = serializers.DecimalField(
+        source="load.loadboard_rate", max_digits=10, decimal_places=2, read_only=True
+    )
+    status = serializers.ChoiceField(choices=NegotiationStatus.choices, read_only=True)
+    rounds = OfferSerializer(source="offers", many=True, read_only=True)
+
+    class Meta:
+        model = Negotiation
+        fields = (
+            "id",
+            "load_id",
+            "mc_number",
+            "carrier_name",
+            "posted_rate",
+            "status",
+            "rounds_used",
+            "last_counter",
+            "agreed_rate",
+            "rounds",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+
+class CarrierHistoryTotalsSerializer(serializers.Serializer):
+    calls = serializers.IntegerField()
+    negotiations = serializers.IntegerField()
+    bookings = serializers.IntegerField()
+    booking_rate = serializers.FloatField(help_text="Bookings per call.")
+    average_premium_pct = serializers.FloatField(allow_null=True, help_text="Agreed over posted rate, in %.")
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Load
+        fields = (
+            "load_id",
+            "origin_city",
+            "origin_state",
+            "destination_city",
+            "destination_state",
+            "equipment_type",
+            "loadboard_rate",
+            "agreed_rate",
+            "booked_at",
+            "status",
+        )
+        read_only_fields = fields
+
+
+class CarrierHistorySerializer(serializers.Serializer):
+    mc_number = serializers.CharField()
+    totals = CarrierHistoryTotalsSerializer()
+    calls = CallSerializer(many=True)
+    negotiations = NegotiationSerializer(many=True)
+    bookings = BookingSerializer(many=True)
+    next_before = serializers.DateTimeField(
+        allow_null=True, help_text="Pass as ?before= for the next (older) page; null on the last page."
+    )
+
+
+class CarrierHistoryQuerySerializer(serializers.Serializer):
+    before = serializers.DateTimeField(required=False, help_text="Only items older than this.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)

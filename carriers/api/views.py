@@ -1,24 +1,35 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import runtime
 from core.api.pagination import CursorPagination
-from core.api.permissions import HasPerms
+from core.api.permissions import HasPerms, ModelPermissions
 from core.api.viewsets import BaseModelViewSet
 
-from .. import selectors, services
+from .. import lanes, selectors, services
 from ..normalize import normalize_mc_number
-from .filters import CallFilter, CarrierFilter, LoadFilter
+from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
     CallDetailSerializer,
     CallInputSerializer,
     CallSerializer,
+    CarrierHistoryQuerySerializer,
+    CarrierHistorySerializer,
     CarrierSerializer,
+    CeilingSuggestionSerializer,
+    FollowUpSerializer,
+    LaneRateSerializer,
+    LaneRatesQuerySerializer,
     LoadSerializer,
     MetricsQuerySerializer,
+    NegotiationSerializer,
     OfferInputSerializer,
     OfferResultSerializer,
     VerificationSerializer,
@@ -60,6 +71,18 @@ class CarrierViewSet(BaseModelViewSet):
         verification = services.carrier_verify(mc_number=mc_number)
         return Response(VerificationSerializer(verification).data)
 
+    @extend_schema(parameters=[CarrierHistoryQuerySerializer], responses=CarrierHistorySerializer)
+    @action(
+        detail=True, methods=["get"], permission_classes=[HasPerms.of("carriers.view_carrier", "carriers.view_call")]
+    )
+    def history(self, request, mc_number=None):
+        """The carrier's calls, negotiations and bookings, newest first, with all-time totals.
+        Page back with ``?before=<next_before>``."""
+        query = CarrierHistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        history = selectors.carrier_history(carrier=self.get_object(), **query.validated_data)
+        return Response(CarrierHistorySerializer(history, context=self.get_serializer_context()).data)
+
 
 class LoadViewSet(BaseModelViewSet):
     """Posted loads, addressed by ``load_id``. The ceiling (``max_rate``) is shown only to
@@ -74,13 +97,24 @@ class LoadViewSet(BaseModelViewSet):
     search_fields = ("load_id", "origin_city", "destination_city", "commodity_type")
     ordering_fields = ("pickup_datetime", "delivery_datetime", "loadboard_rate", "miles", "weight", "created_at")
     ordering = ("pickup_datetime",)
-    action_permissions = {**BaseModelViewSet.action_permissions, "offers": ["carriers.add_offer"]}
+    action_permissions = {
+        **BaseModelViewSet.action_permissions,
+        "offers": ["carriers.add_offer"],
+        "ceiling_suggestion": ["carriers.view_load", "carriers.view_load_ceiling"],
+    }
 
     def perform_create(self, serializer):
         serializer.instance = services.load_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = services.load_update(load=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=CeilingSuggestionSerializer)
+    @action(detail=True, methods=["get"], url_path="ceiling-suggestion")
+    def ceiling_suggestion(self, request, load_id=None):
+        """The ceiling this load's lane history supports and how it was derived (for a load posted
+        without one; CEILING_AUTO_SUGGEST applies it on posting)."""
+        return Response(CeilingSuggestionSerializer(lanes.suggest_ceiling(self.get_object())).data)
 
     @extend_schema(request=OfferInputSerializer, responses=OfferResultSerializer)
     @action(detail=True, methods=["post"])
@@ -97,6 +131,46 @@ class LoadViewSet(BaseModelViewSet):
             call_external_id=data["call_id"],
         )
         return Response(OfferResultSerializer(result).data)
+
+
+class NegotiationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Negotiations with their rounds, newest first: what the desk is negotiating right now
+    (``?status=open``) and what it did. The ceiling is never shown here."""
+
+    queryset = selectors.negotiation_queryset()
+    serializer_class = NegotiationSerializer
+    filterset_class = NegotiationFilter
+    permission_classes = [ModelPermissions]
+    ordering_fields = ("created_at", "updated_at")
+    ordering = ("-created_at",)
+    search_fields = ()
+
+
+class FollowUpViewSet(BaseModelViewSet):
+    """Follow-ups set when calls are logged: a rep's due list is
+    ``?assigned_to=me&done=false&due_before=<time>``; ``POST {id}/done/`` marks one done."""
+
+    queryset = selectors.follow_up_queryset()
+    serializer_class = FollowUpSerializer
+    filterset_class = FollowUpFilter
+    http_method_names = ["get", "patch", "post", "head", "options"]
+    ordering_fields = ("due_at", "created_at")
+    ordering = ("due_at",)
+    search_fields = ("note", "call__mc_number", "call__external_id")
+    action_permissions = {**BaseModelViewSet.action_permissions, "done": ["carriers.change_followup"]}
+
+    def create(self, request, *args, **kwargs):
+        # Follow-ups come with the call they follow (POST /calls/ with "follow_up").
+        return Response(status=status.HTTP_405_METHOD_NOT_ALLOWED)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.follow_up_update(follow_up=serializer.instance, **serializer.validated_data)
+
+    @extend_schema(request=None, responses=FollowUpSerializer)
+    @action(detail=True, methods=["post"])
+    def done(self, request, pk=None):
+        follow_up = services.follow_up_done(follow_up=self.get_object())
+        return Response(FollowUpSerializer(follow_up, context=self.get_serializer_context()).data)
 
 
 class CallViewSet(BaseModelViewSet):
@@ -154,3 +228,32 @@ class CarrierSalesMetricsView(APIView):
             start=query.validated_data.get("start"), end=query.validated_data.get("end")
         )
         return Response(metrics)
+
+
+class LaneRatesView(APIView):
+    """What the desk has paid per lane (origin → destination state) and equipment type: bookings,
+    and the 25th/50th/75th percentiles of the agreed rate per mile and of the premium over the
+    posted rate. The period defaults to the last LANE_RATE_DAYS days."""
+
+    permission_classes = [HasPerms.of("carriers.view_load")]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("origin_state", str, description="Two-letter state code, e.g. IL."),
+            OpenApiParameter("destination_state", str, description="Two-letter state code, e.g. TX."),
+            OpenApiParameter("equipment_type", str, description="dry_van, reefer, flatbed, …"),
+            OpenApiParameter("from", str, description="First booking day (YYYY-MM-DD), included."),
+            OpenApiParameter("to", str, description="Last booking day (YYYY-MM-DD), included."),
+        ],
+        responses=LaneRateSerializer(many=True),
+    )
+    def get(self, request):
+        query = LaneRatesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        start, end = params.pop("start", None), params.pop("end", None)
+        if start is None and end is None:
+            start = timezone.localdate() - timedelta(days=runtime.get("LANE_RATE_DAYS") - 1)
+        since, until = selectors.period_bounds(start, end)
+        rows = lanes.lane_rates(since=since, until=until, **params)
+        return Response(LaneRateSerializer(rows, many=True).data)

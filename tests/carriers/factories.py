@@ -4,6 +4,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from carriers import services
 from carriers.choices import CallOutcome, EquipmentType, Sentiment, USState, VerificationSource
 from carriers.models import Call, Carrier, Load
 
@@ -50,6 +51,8 @@ class LoadFactory(factory.django.DjangoModelFactory):
 
 
 class CallFactory(factory.django.DjangoModelFactory):
+    """A logged call, written through ``services.call_log`` as the voice platform's are."""
+
     class Meta:
         model = Call
 
@@ -60,3 +63,12 @@ class CallFactory(factory.django.DjangoModelFactory):
     outcome = CallOutcome.BOOKED
     sentiment = Sentiment.POSITIVE
     summary = "Carrier verified and booked."
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        load = kwargs.pop("load", None)
+        carrier = kwargs.pop("carrier", None)
+        if carrier is not None:
+            kwargs["mc_number"] = carrier.mc_number
+        call, _ = services.call_log(load_id=load.load_id if load else "", **kwargs)
+        return call
