@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from .choices import CallOutcome, NegotiationStatus
 from .models import Call, Negotiation, Offer
-from .selectors import _period_bounds
+from .selectors import period_bounds
 
 OPEN_NEGOTIATIONS_SHOWN = 20
 
@@ -30,7 +30,7 @@ def sales_funnel(*, start: date | None = None, end: date | None = None) -> list[
     A call counts as *verified* when it is linked to a known carrier that was not refused,
     *load matched* when a load was discussed, *offer made* when rates were negotiated on it
     (offer rounds recorded, or it ended booked or without agreement on the rate)."""
-    lower, upper = _period_bounds(start, end)
+    lower, upper = period_bounds(start, end)
     calls = Call.objects.order_by()
     if lower:
         calls = calls.filter(started_at__gte=lower)

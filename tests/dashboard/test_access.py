@@ -125,10 +125,10 @@ def test_overview_takes_the_same_number_of_queries_whatever_the_data(signed_in, 
     make_sales_data()
     make_registry_data()
     client.get("/")  # warms the session and the runtime settings cache
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         client.get("/")
     for n in range(20):
         ServiceFactory(name=f"more-{n}")
         CallFactory(external_id=f"more-{n}")
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         client.get("/")
