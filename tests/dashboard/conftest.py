@@ -7,8 +7,9 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
-from carriers.choices import NegotiationStatus, OfferDecision
-from carriers.models import Negotiation, Offer
+from carriers import rollups
+from carriers.choices import LookupOutcome, NegotiationStatus, OfferDecision
+from carriers.models import Negotiation, Offer, VerificationLookup
 from registry.choices import Priority, ServiceStatus
 from tests.carriers.factories import CallFactory, CarrierFactory, LoadFactory
 from tests.factories import UserFactory
@@ -70,7 +71,12 @@ def make_sales_data(*, today=None, extra_calls=0):
     two_days_ago = today - timedelta(days=2)
     CallFactory(external_id="c-1", started_at=at(today, 9), outcome="booked", carrier=good, load=chicago)
     CallFactory(
-        external_id="c-2", started_at=at(today, 10), outcome="rate_not_agreed", sentiment="negative", load=atlanta
+        external_id="c-2",
+        started_at=at(today, 10),
+        outcome="rate_not_agreed",
+        sentiment="negative",
+        mc_number="",  # the caller never gave an MC number
+        load=atlanta,
     )
     CallFactory(external_id="c-3", started_at=at(two_days_ago), outcome="booked", carrier=good, load=atlanta)
     CallFactory(
@@ -96,7 +102,13 @@ def make_sales_data(*, today=None, extra_calls=0):
         sentiment="neutral",
         carrier=good,
     )
-    CallFactory(external_id="c-7", started_at=at(today - timedelta(days=20)), outcome="abandoned", sentiment="neutral")
+    CallFactory(
+        external_id="c-7",
+        started_at=at(today - timedelta(days=20)),
+        outcome="abandoned",
+        sentiment="neutral",
+        mc_number="",
+    )
     CallFactory(
         external_id="c-8", started_at=at(today - timedelta(days=60)), outcome="booked", carrier=good, load=chicago
     )
@@ -138,6 +150,17 @@ def make_sales_data(*, today=None, extra_calls=0):
         Negotiation.objects.create(
             load=load, carrier=good, status=NegotiationStatus.OPEN, rounds_used=1, last_counter=load.loadboard_rate
         )
+    # The two refusals as FMCSA's lookups logged them, at the time of their calls.
+    for carrier, moment in ((refused, at(two_days_ago, 14)), (lapsed, at(two_days_ago, 15))):
+        VerificationLookup.objects.create(
+            mc_number=carrier.mc_number,
+            outcome=LookupOutcome.INELIGIBLE,
+            reasons=carrier.ineligibility_reasons,
+            latency_ms=120,
+            looked_up_at=moment,
+        )
+    # The offers above were written directly, not through the negotiation service: recount the totals.
+    rollups.rebuild()
     return {"today": today, "loads": [chicago, atlanta, open_one, open_two]}
 
 
