@@ -9,6 +9,8 @@ class CarriersConfig(AppConfig):
     def ready(self):
         from core import runtime
 
+        from . import services  # noqa: F401  (registers the delete rules of carriers and loads)
+
         runtime.define(
             "FMCSA_CACHE_HOURS",
             int,

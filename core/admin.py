@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import runtime
 from .errors import DomainError, Invalid
-from .models import RuntimeSetting, SoftDeleteModel
+from .models import RuntimeSetting, SoftDeleteModel, StaleVersionError
 from .services import object_delete, object_restore
 
 AUDIT_READONLY = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
@@ -59,6 +59,17 @@ class VersionCheckForm(forms.Form):
                 code="stale_version",
             )
         return cleaned
+
+
+def refusal_text(exc: DomainError) -> str:
+    """A service's refusal as one line, for admin messages (actions, deletes, restores)."""
+    if isinstance(exc, Invalid) and exc.fields:
+        return " ".join(
+            message if name == "non_field_errors" else f"{name}: {message}"
+            for name, messages_ in exc.fields.items()
+            for message in messages_
+        )
+    return exc.message
 
 
 def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
@@ -121,11 +132,17 @@ class BaseModelAdmin(SimpleHistoryAdmin):
     def write(self, request, form: ServiceWriteForm, change: bool):
         """Write the validated form; return the saved row. Raise ``core.errors`` to refuse."""
         form.instance.save()
+        form._save_m2m()
         return form.instance
 
     def current(self, obj):
-        """The row as stored now (the form has already copied the operator's edits onto ``obj``)."""
-        return type(obj)._base_manager.get(pk=obj.pk)
+        """The row as stored now, locked until the write commits (the form has already copied
+        the operator's edits onto ``obj``, so services get the stored row plus ``form.changes()``).
+        A save made by someone else since the form was opened is refused."""
+        stored = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
+        if stored.version != obj.version:
+            raise StaleVersionError(stored, obj.version)
+        return stored
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and "form" not in kwargs:
@@ -141,6 +158,13 @@ class BaseModelAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         if not getattr(form, "written", False):
             super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        if not getattr(form, "written", False):
+            return super().save_related(request, form, formsets, change)
+        # write() saved the form's many-to-many fields through the service already.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def render_change_form(self, request, context, *args, **kwargs):
         # The form was written but an inline was invalid: the page is shown again, so undo the write.
@@ -162,7 +186,7 @@ class BaseModelAdmin(SimpleHistoryAdmin):
         try:
             object_delete(instance=obj)
         except DomainError as exc:
-            self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+            self.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
 
     def delete_queryset(self, request, queryset):
         if not self._soft_deletable:
@@ -209,7 +233,7 @@ class BaseModelAdmin(SimpleHistoryAdmin):
                 object_restore(instance=obj)
                 restored += 1
             except DomainError as exc:
-                refused.append(f"{obj}: {exc.message}")
+                refused.append(f"{obj}: {refusal_text(exc)}")
             except ValidationError as exc:
                 refused.append(f"{obj}: {' '.join(exc.messages)}")
         if restored:
@@ -244,8 +268,8 @@ class RuntimeSettingAdmin(BaseModelAdmin):
         spec = runtime.specs().get(obj.key)
         return spec.default if spec else "—"
 
-    def save_model(self, request, obj, form, change):
-        spec = runtime.specs().get(obj.key)
-        if spec is not None and not obj.description:
-            obj.description = spec.description
-        super().save_model(request, obj, form, change)
+    def write(self, request, form, change):
+        spec = runtime.specs().get(form.instance.key)
+        if spec is not None and not form.instance.description:
+            form.instance.description = spec.description
+        return super().write(request, form, change)
