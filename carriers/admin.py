@@ -10,10 +10,28 @@ from core.errors import DomainError
 from . import services
 from .choices import LoadStatus
 from .models import Call, Carrier, Load, Negotiation, Offer
+from .normalize import InvalidMCNumber, normalize_mc_number
+
+
+class CarrierAdminForm(forms.ModelForm):
+    """Takes an MC number as callers say it ("MC-123456"), like the API."""
+
+    mc_number = forms.CharField(label="MC number", max_length=20, help_text="123456, MC123456, MC-123456…")
+
+    class Meta:
+        model = Carrier
+        fields = ("mc_number", "dot_number", "legal_name", "dba_name", "phone", "city", "state")
+
+    def clean_mc_number(self):
+        try:
+            return normalize_mc_number(self.cleaned_data["mc_number"])
+        except InvalidMCNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(Carrier)
 class CarrierAdmin(BaseModelAdmin):
+    form = CarrierAdminForm
     list_display = (
         "mc_number",
         "legal_name",
