@@ -212,3 +212,24 @@ def test_set_dependencies_adds_and_removes_through_the_same_rules():
     assert exc.value.fields == {
         "dependencies": ["db cannot depend on app: that would create a cycle db → app → cache → db."]
     }
+
+
+def test_a_save_from_a_copy_read_before_telemetry_keeps_the_telemetry():
+    service = ServiceFactory(name="git")
+    stale = Service.objects.get(pk=service.pk)
+    services.service_heartbeat(names=["git"])
+    services.service_record_health(service=service, passing=False, response_time_ms=9)
+    stale.description = "edited"
+    stale.save()  # no conflict: telemetry did not change the version
+    service.refresh_from_db()
+    assert service.description == "edited" and service.last_seen is not None
+    assert (service.failure_count, service.consecutive_failures, service.response_time_ms) == (1, 1, 9)
+    assert service.last_health_check is not None
+
+
+def test_sending_a_service_back_to_unknown_starts_the_check_runs_over():
+    service = report(ServiceFactory(name="git"), True, True)
+    service = services.service_set_maintenance(service=service, maintenance=True)
+    service = services.service_set_maintenance(service=service, maintenance=False)
+    service.refresh_from_db()
+    assert (service.status, service.consecutive_successes, service.success_count) == (ServiceStatus.UNKNOWN, 0, 2)
