@@ -358,12 +358,14 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
 
     rules = negotiation_rules()
     with transaction.atomic():
-        Negotiation.objects.get_or_create(load=load, carrier=carrier)
-        # One carrier's rounds on one load run one at a time.
-        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
-        load = Load.objects.filter(pk=load.pk).first()
+        # Rounds on one load run one at a time, the load locked first: a round that books it
+        # closes the other carriers' negotiations, so locking a negotiation before the load
+        # would let two simultaneous accepts wait on each other.
+        load = Load.objects.select_for_update().filter(pk=load.pk).first()
         if load is None:
             raise NotFound(f"No load with load ID {load_id}.")
+        Negotiation.objects.get_or_create(load=load, carrier=carrier)
+        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
         if load.status != LoadStatus.AVAILABLE:
             raise _not_available(load)
         if negotiation.status != NegotiationStatus.OPEN:
