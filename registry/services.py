@@ -45,6 +45,10 @@ def _apply_status_rules(fields: dict, *, status: str = ServiceStatus.UNKNOWN, en
     the runs of consecutive check results start over."""
     if "status" in fields and "enabled" in fields and (fields["status"] == ServiceStatus.DISABLED) == fields["enabled"]:
         raise Invalid({"enabled": ["A service is disabled exactly when it is not enabled."]})
+    if fields.get("status") in HEALTH_STATUSES and status in HEALTH_STATUSES:
+        # The checks' own verdict, as the operator's copy showed it (checks may have flipped it
+        # since, without a new version): theirs to keep, never written back by an edit.
+        del fields["status"]
     status_changed = "status" in fields and fields["status"] != status
     enabled_changed = "enabled" in fields and fields["enabled"] != enabled
     if status_changed:

@@ -267,3 +267,18 @@ def test_restoring_into_a_dependency_cycle_is_a_409_naming_it(operator):
     assert response.status_code == 409
     assert response.json()["code"] == "dependency_cycle" and "a → b → c → a" in response.json()["detail"]
     assert Service.all_objects.get(name="b").is_deleted
+
+
+def test_an_edit_sending_back_the_status_it_read_keeps_the_checks_verdict(operator):
+    ServiceFactory(name="git", status=ServiceStatus.HEALTHY)
+    read = operator.get(detail("git")).data
+    for _ in range(3):  # the checks flip it meanwhile
+        operator.post(detail("git") + "health/", {"status": "failing"})
+    echoed = {name: read[name] for name in ("name", "status", "enabled", "priority")}
+    response = operator.patch(detail("git"), {**echoed, "description": "edited", "version": read["version"]})
+    assert response.status_code == 200, response.data
+    assert (response.data["status"], response.data["description"]) == ("unhealthy", "edited")
+    assert operator.patch(detail("git"), {"status": "healthy"}).data["status"] == "unhealthy"
+    ServiceFactory(name="new")
+    refused = operator.patch(detail("new"), {"status": "healthy"})
+    assert refused.status_code == 400 and "status" in refused.json()["fields"]
