@@ -1,7 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import model_ngettext, quote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import runtime
@@ -180,19 +184,56 @@ class BaseModelAdmin(SimpleHistoryAdmin):
         to_delete = [str(obj) for obj in objs]
         return to_delete, {self.model._meta.verbose_name_plural: len(to_delete)}, set(), []
 
-    def delete_model(self, request, obj):
-        if not self._soft_deletable:
-            return super().delete_model(request, obj)
+    def _soft_delete(self, request, obj) -> bool:
+        """Soft-delete through the app's rules; a refusal becomes an error message."""
         try:
             object_delete(instance=obj)
         except DomainError as exc:
             self.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
+            request.soft_delete_refused = True
+            return False
+        super().log_deletions(request, [obj])
+        return True
+
+    def log_deletions(self, request, queryset):
+        if not self._soft_deletable:
+            return super().log_deletions(request, queryset)
+        # Logged by _soft_delete once a row is marked, so a refused delete leaves no entry.
+
+    def delete_model(self, request, obj):
+        if not self._soft_deletable:
+            return super().delete_model(request, obj)
+        self._soft_delete(request, obj)
 
     def delete_queryset(self, request, queryset):
         if not self._soft_deletable:
             return super().delete_queryset(request, queryset)
         for obj in queryset.filter(deleted_at__isnull=True):
-            self.delete_model(request, obj)
+            self._soft_delete(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "soft_delete_refused", False):  # back to the row, with the reason shown
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=(quote(obj_id),),
+                    current_app=self.admin_site.name,
+                )
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
+    def soft_delete_selected(self, request, queryset):
+        """Django's "delete selected", counting only the rows actually deleted (an app's rule
+        may refuse some, each with its reason)."""
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)  # the confirmation page
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        deleted = sum(self._soft_delete(request, obj) for obj in queryset.filter(deleted_at__isnull=True))
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} {model_ngettext(self.opts, deleted)}.", messages.SUCCESS)
+        return None
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -218,6 +259,9 @@ class BaseModelAdmin(SimpleHistoryAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
+        if self._soft_deletable and "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (BaseModelAdmin.soft_delete_selected, name, description)
         if self._soft_deletable and self.has_delete_permission(request):
             actions["restore_selected"] = (
                 BaseModelAdmin.restore_selected,

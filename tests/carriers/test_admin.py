@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.models import DELETION, LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
@@ -171,8 +172,23 @@ def test_delete_selected_soft_deletes_loads_even_those_negotiations_reference(ad
         negotiated.pk,
     }
     # A load in progress is ended by a status change the carrier hears of, not by a delete.
-    assert "is booked; cancel it before deleting it." in response.content.decode()
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{booked}: Load {booked.load_id} is booked; cancel it before deleting it.",
+        "Deleted 2 loads.",
+    ]
+    assert LogEntry.objects.filter(action_flag=DELETION).count() == 2
     assert Negotiation.objects.get().load_id == negotiated.pk  # kept, with its load, for the record
+
+
+def test_a_refused_single_delete_goes_back_to_the_row_with_the_reason(admin_web):
+    booked = LoadFactory(status=LoadStatus.BOOKED, booked_carrier=CarrierFactory(), agreed_rate=Decimal("2000"))
+    response = admin_web.post(reverse("admin:carriers_load_delete", args=[booked.pk]), {"post": "yes"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("admin:carriers_load_change", args=[booked.pk])
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{booked}: Load {booked.load_id} is booked; cancel it before deleting it."
+    ]
+    assert not Load.all_objects.get(pk=booked.pk).is_deleted
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
 
 
 def test_carrier_admin_writes_through_the_service(admin_web):
