@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from registry import services
 from registry.choices import ServiceStatus
-from registry.models import Dependency, Service
+from registry.models import Dependency, Service, Tag
 
 from .factories import ServiceFactory, chain
 
@@ -143,3 +143,13 @@ def test_restore_action_refuses_a_dependency_cycle_with_a_message(admin_client):
         "b: Cannot restore: its dependencies would form a cycle a → b → c → a."
     ]
     assert Service.all_objects.get(name="b").is_deleted
+
+
+def test_tags_edited_in_the_admin_are_saved_through_the_service(admin_client):
+    service = ServiceFactory(name="git", tags=["vcs"])
+    mcp = Tag.objects.create(name="mcp")
+    response = admin_client.post(change_url(service), form_data(service, tags=[str(mcp.pk)], priority="low"))
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert list(service.tags.values_list("name", flat=True)) == ["mcp"]
+    assert (service.priority, service.version) == ("low", 2)  # one write
