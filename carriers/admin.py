@@ -3,18 +3,35 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
-from rest_framework.exceptions import APIException
-from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from core.admin import BaseModelAdmin
+from core.admin import BaseModelAdmin, refusal_text
+from core.errors import DomainError
 
 from . import lanes, services
-from .choices import LOAD_STATUS_TRANSITIONS, LoadStatus
+from .choices import LoadStatus
 from .models import Call, Carrier, Load, Negotiation, Offer, VerificationLookup
+from .normalize import InvalidMCNumber, normalize_mc_number
+
+
+class CarrierAdminForm(forms.ModelForm):
+    """Takes an MC number as callers say it ("MC-123456"), like the API."""
+
+    mc_number = forms.CharField(label="MC number", max_length=20, help_text="123456, MC123456, MC-123456…")
+
+    class Meta:
+        model = Carrier
+        fields = ("mc_number", "dot_number", "legal_name", "dba_name", "phone", "city", "state")
+
+    def clean_mc_number(self):
+        try:
+            return normalize_mc_number(self.cleaned_data["mc_number"])
+        except InvalidMCNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 @admin.register(Carrier)
 class CarrierAdmin(BaseModelAdmin):
+    form = CarrierAdminForm
     list_display = (
         "mc_number",
         "legal_name",
@@ -40,6 +57,11 @@ class CarrierAdmin(BaseModelAdmin):
     )
     actions = ("verify_again_now",)
 
+    def write(self, request, form, change):
+        if change:
+            return services.carrier_update(carrier=self.current(form.instance), **form.changes())
+        return services.carrier_create(**form.model_data())
+
     @admin.display(description="reasons")
     def reasons(self, obj):
         return ", ".join(obj.ineligibility_reasons or []) or "—"
@@ -55,8 +77,8 @@ class CarrierAdmin(BaseModelAdmin):
         for carrier in queryset.filter(deleted_at__isnull=True):
             try:
                 verification = services.carrier_verify(mc_number=carrier.mc_number, force=True)
-            except APIException as exc:
-                self.message_user(request, f"MC{carrier.mc_number}: {exc.detail}", messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, f"MC{carrier.mc_number}: {refusal_text(exc)}", messages.ERROR)
                 continue
             fresh = verification.carrier
             verdict = "eligible" if fresh.eligible else "not eligible (" + ", ".join(fresh.ineligibility_reasons) + ")"
@@ -67,7 +89,8 @@ class CarrierAdmin(BaseModelAdmin):
 
 
 class LoadAdminForm(forms.ModelForm):
-    """The same status rules as the API; the database constraints are checked by the form too."""
+    """Saved through ``carriers.services`` (see ``LoadAdmin.write``), so the status rules and
+    what a status change does are the API's."""
 
     class Meta:
         model = Load
@@ -90,13 +113,6 @@ class LoadAdminForm(forms.ModelForm):
             "dimensions",
             "notes",
         )
-
-    def clean_status(self):
-        status = self.cleaned_data["status"]
-        current = self.instance.status if self.instance.pk else LoadStatus.AVAILABLE
-        if status != current and status not in LOAD_STATUS_TRANSITIONS.get(current, set()):
-            raise forms.ValidationError(f"A {current} load cannot be set to {status} by hand.")
-        return status
 
 
 @admin.register(Load)
@@ -127,6 +143,11 @@ class LoadAdmin(BaseModelAdmin):
         suggestion = lanes.suggest_ceiling(obj)
         return f"${suggestion.amount} — {suggestion.explanation}"
 
+    def write(self, request, form, change):
+        if change:
+            return services.load_update(load=self.current(form.instance), **form.changes())
+        return services.load_create(**form.model_data())
+
     @admin.display(description="origin", ordering="origin_state")
     def origin(self, obj):
         return f"{obj.origin_city}, {obj.origin_state}"
@@ -148,9 +169,8 @@ class LoadAdmin(BaseModelAdmin):
             try:
                 services.load_cancel(load=load)
                 cancelled += 1
-            except DRFValidationError as exc:
-                detail = exc.detail.get("status", exc.detail) if isinstance(exc.detail, dict) else exc.detail
-                self.message_user(request, f"{load.load_id}: {' '.join(map(str, detail))}", messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, f"{load.load_id}: {refusal_text(exc)}", messages.ERROR)
         if cancelled:
             self.message_user(request, f"Cancelled {cancelled} load(s).", messages.SUCCESS)
 

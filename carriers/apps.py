@@ -9,7 +9,7 @@ class CarriersConfig(AppConfig):
     def ready(self):
         from core import runtime
 
-        from . import signals  # noqa: F401 - fixtures count in the sales totals
+        from . import services, signals  # noqa: F401 - delete rules of carriers and loads; fixtures in the sales totals
 
         runtime.define(
             "FMCSA_CACHE_HOURS",

@@ -1,13 +1,14 @@
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length, Upper
 from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 
-from core.models import BaseModel, SoftDeleteModel
+from core.models import AliveManager, BaseModel, SoftDeleteModel, SoftDeleteQuerySet
 
 from .choices import (
     CARRIER_HELD_STATUSES,
@@ -51,7 +52,7 @@ class Carrier(SoftDeleteModel):
     )
     fmcsa_data = models.JSONField("FMCSA answer", null=True, blank=True, editable=False)
 
-    class Meta:
+    class Meta(SoftDeleteModel.Meta):
         ordering = ["mc_number"]
         permissions = [("verify_carrier", "Can verify a carrier with FMCSA")]
         constraints = [
@@ -68,14 +69,13 @@ class Carrier(SoftDeleteModel):
         return f"MC{self.mc_number} {self.legal_name}".strip()
 
 
-class LoadQuerySet(models.QuerySet):
+class LoadQuerySet(SoftDeleteQuerySet):
     def available(self):
         return self.filter(status=LoadStatus.AVAILABLE)
 
 
-class AliveLoadManager(models.Manager.from_queryset(LoadQuerySet)):
-    def get_queryset(self):
-        return super().get_queryset().filter(deleted_at__isnull=True)
+class AliveLoadManager(AliveManager.from_queryset(LoadQuerySet)):
+    pass
 
 
 class Load(SoftDeleteModel):
@@ -112,8 +112,9 @@ class Load(SoftDeleteModel):
     notes = models.TextField(blank=True)
 
     objects = AliveLoadManager()
+    all_objects = models.Manager.from_queryset(LoadQuerySet)()
 
-    class Meta:
+    class Meta(SoftDeleteModel.Meta):
         ordering = ["pickup_datetime", "load_id"]
         permissions = [("view_load_ceiling", "Can see the broker's ceiling rate")]
         constraints = [
@@ -173,6 +174,17 @@ class Load(SoftDeleteModel):
 
     def __str__(self):
         return f"{self.load_id} {self.origin_city}, {self.origin_state} → {self.destination_city}, {self.destination_state}"
+
+    def clean(self):
+        """Rules on the load's own values (the database's check constraints hold them too);
+        ``carriers.services`` applies them to every write."""
+        errors = {}
+        if self.pickup_datetime and self.delivery_datetime and self.delivery_datetime <= self.pickup_datetime:
+            errors["delivery_datetime"] = ["Delivery must be after pickup."]
+        if self.max_rate is not None and self.loadboard_rate is not None and self.max_rate < self.loadboard_rate:
+            errors["max_rate"] = ["The ceiling cannot be below the posted rate."]
+        if errors:
+            raise ValidationError(errors)
 
     def ceiling(self, ceiling_pct: float) -> Decimal:
         """The most the broker will pay: ``max_rate`` if set, else posted rate plus ``ceiling_pct``."""

@@ -2,21 +2,27 @@
 
 import re
 
-from rest_framework import serializers
-
 from .choices import EquipmentType
 
-MC_PATTERN = re.compile(r"(?:MC)?[ \t\-#]*([0-9]{1,8})", re.IGNORECASE)
+# Digits alone, or after "MC" and at most one "-" or "#" (spaces around it allowed). A sign or
+# a separator without "MC" ("-5", "MC--5") is not a docket number, whatever digits follow.
+MC_PATTERN = re.compile(r"(?:MC[ \t]*[-#]?[ \t]*)?([0-9]{1,8})", re.IGNORECASE)
+MC_MESSAGE = 'An MC number is 1 to 8 digits, optionally after "MC" (e.g. MC 123456).'
+
+
+class InvalidMCNumber(ValueError):
+    def __init__(self):
+        super().__init__(MC_MESSAGE)
 
 
 def normalize_mc_number(value) -> str:
     """``"MC 123456"``, ``"MC-123456"``, ``"mc123456"``, ``"123456"`` → ``"123456"``.
 
-    Raises ``serializers.ValidationError`` unless it is 1–8 digits (optionally after "MC")."""
-    text = str(value).strip() if value is not None else ""
+    Raises ``InvalidMCNumber`` unless it is 1–8 digits (optionally after "MC")."""
+    text = value.strip() if isinstance(value, str) else ""
     match = MC_PATTERN.fullmatch(text)
     if not match or int(match.group(1)) == 0:
-        raise serializers.ValidationError('An MC number is 1 to 8 digits, optionally after "MC" (e.g. MC 123456).')
+        raise InvalidMCNumber()
     return str(int(match.group(1)))
 
 

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from core import runtime
-from core.api.exceptions import Conflict, ServiceUnavailable
 from core.context import get_current_user
-from core.history import record_history
+from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from core.history import record_history, update_with_history
+from core.services import on_delete
 
 from . import fmcsa, lanes, rollups
 from .choices import (
@@ -29,6 +30,7 @@ from .choices import (
 )
 from .models import Call, Carrier, FollowUp, Load, Negotiation, Offer, VerificationLookup
 from .negotiation import Rules, decide
+from .normalize import InvalidMCNumber, normalize_mc_number
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +113,7 @@ def verification_log_prune(*, older_than: timedelta) -> int:
 def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
     """Eligibility of a carrier: the stored FMCSA answer while fresh, else a new lookup.
 
-    Raises ``ServiceUnavailable`` (503) when FMCSA cannot answer and nothing fresh is stored:
-    we never guess."""
+    Raises ``Unavailable`` when FMCSA cannot answer and nothing fresh is stored: we never guess."""
     carrier = Carrier.objects.filter(mc_number=mc_number).first()
     if carrier is not None and not force and verification_is_fresh(carrier):
         return Verification(carrier=carrier, source="cache")
@@ -120,17 +121,94 @@ def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
     try:
         record = fmcsa.lookup_by_mc(mc_number)
     except fmcsa.FMCSANotConfigured as exc:
-        raise ServiceUnavailable(detail=str(exc), code=exc.code) from exc
+        raise Unavailable(str(exc), code=exc.code) from exc
     except fmcsa.FMCSAUnavailable as exc:
         _log_lookup(mc_number, started, outcome=LookupOutcome.UNAVAILABLE, error=exc.cause)
-        raise ServiceUnavailable(
-            detail=f"FMCSA verification is unavailable right now: {exc} Try again shortly or hand over to a rep.",
+        raise Unavailable(
+            f"FMCSA verification is unavailable right now: {exc} Try again shortly or hand over to a rep.",
             code=exc.code,
         ) from exc
     reasons = record.reasons if record is not None else [IneligibilityReason.NOT_FOUND.value]
     outcome = LookupOutcome.INELIGIBLE if reasons else LookupOutcome.ELIGIBLE
     _log_lookup(mc_number, started, outcome=outcome, reasons=reasons)
     return Verification(carrier=_store_verification(mc_number, record), source="fmcsa")
+
+
+# --- Carriers -----------------------------------------------------------------------------
+
+# Loads a carrier is hauling or about to: the booking must be ended by a status change
+# (cancel, or set back to available), which the carrier is told about, not by a delete.
+IN_PROGRESS_STATUSES = (LoadStatus.BOOKED, LoadStatus.IN_TRANSIT)
+
+MC_TAKEN = "A carrier with this MC number already exists."
+# What FMCSA said about a docket number; it does not carry over to another number.
+VERIFICATION_FIELDS = {
+    "allowed_to_operate": None,
+    "status_code": "",
+    "out_of_service_date": None,
+    "safety_rating": "",
+    "eligible": False,
+    "ineligibility_reasons": list,
+    "verified_at": None,
+    "verification_source": "",
+    "fmcsa_data": None,
+}
+
+
+def _mc(value) -> str:
+    try:
+        return normalize_mc_number(value)
+    except InvalidMCNumber as exc:
+        raise Invalid({"mc_number": [str(exc)]}) from None
+
+
+def _save_carrier(carrier: Carrier) -> None:
+    if Carrier.objects.filter(mc_number=carrier.mc_number).exclude(pk=carrier.pk).exists():
+        raise Invalid({"mc_number": [MC_TAKEN]})
+    try:
+        with transaction.atomic():
+            carrier.save()
+    except IntegrityError as exc:
+        if Carrier.objects.filter(mc_number=carrier.mc_number).exclude(pk=carrier.pk).exists():
+            raise Invalid({"mc_number": [MC_TAKEN]}) from exc
+        raise
+
+
+@transaction.atomic
+def carrier_create(*, mc_number: str, **fields) -> Carrier:
+    """Register a carrier by hand; it is not eligible until FMCSA verifies it."""
+    carrier = Carrier(mc_number=_mc(mc_number), **fields)
+    _save_carrier(carrier)
+    return carrier
+
+
+@transaction.atomic
+def carrier_update(*, carrier: Carrier, **fields) -> Carrier:
+    """Change a carrier's details. A new MC number is another docket: the stored FMCSA
+    answer (and so eligibility) is dropped until it is verified again."""
+    if "mc_number" in fields:
+        fields["mc_number"] = _mc(fields["mc_number"])
+        if fields["mc_number"] != carrier.mc_number:
+            for name, empty in VERIFICATION_FIELDS.items():
+                setattr(carrier, name, empty() if callable(empty) else empty)
+    for name, value in fields.items():
+        setattr(carrier, name, value)
+    _save_carrier(carrier)
+    return carrier
+
+
+@on_delete(Carrier)
+def carrier_delete(*, instance: Carrier) -> None:
+    """Soft-delete a carrier, unless it holds a load in progress (cancel that first)."""
+    held = list(
+        Load.objects.filter(booked_carrier=instance, status__in=IN_PROGRESS_STATUSES).values_list("load_id", flat=True)
+    )
+    if held:
+        raise Conflict(
+            f"MC{instance.mc_number} holds loads in progress ({', '.join(sorted(held))}); cancel them first.",
+            code="carrier_holds_loads",
+        )
+    instance.delete()
 
 
 # --- Loads --------------------------------------------------------------------------------
@@ -141,9 +219,7 @@ def _apply_status(load: Load, status: str):
         return
     allowed = LOAD_STATUS_TRANSITIONS.get(load.status, set())
     if status not in allowed:
-        raise ValidationError(
-            {"status": [f"A {load.get_status_display().lower()} load cannot be set to {status} by hand."]}
-        )
+        raise Invalid({"status": [f"A {load.get_status_display().lower()} load cannot be set to {status} by hand."]})
     if status == LoadStatus.AVAILABLE:
         # Back on the board: the previous booking no longer holds.
         load.booked_carrier = None
@@ -152,23 +228,43 @@ def _apply_status(load: Load, status: str):
     load.status = status
 
 
+LOAD_ID_TAKEN = "A load with this load ID already exists."
+
+
+def _check_load(load: Load) -> None:
+    try:
+        load.clean()
+    except ValidationError as exc:
+        raise Invalid.from_django(exc) from None
+
+
+def _save_load(load: Load) -> None:
+    if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
+        raise Invalid({"load_id": [LOAD_ID_TAKEN]})
+    try:
+        with transaction.atomic():
+            load.save()
+    except IntegrityError as exc:  # posted by someone else at the same moment
+        if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
+            raise Invalid({"load_id": [LOAD_ID_TAKEN]}) from exc
+        raise
+
+
+@transaction.atomic
 def load_create(**fields) -> Load:
     fields.pop("status", None)  # a new load is always available
     load = Load(**fields)
     if load.max_rate is None and runtime.get("CEILING_AUTO_SUGGEST"):
         load.max_rate = lanes.suggest_ceiling(load).amount
-    try:
-        with transaction.atomic():
-            load.save()
-    except IntegrityError as exc:
-        if Load.objects.filter(load_id=load.load_id).exists():
-            raise ValidationError({"load_id": ["A load with this load ID already exists."]}) from exc
-        raise
+    _check_load(load)
+    _save_load(load)
     return load
 
 
 @transaction.atomic
 def load_update(*, load: Load, **fields) -> Load:
+    """Change a load's details or status. Setting a carrier-held load back to available
+    drops its booking (carrier, agreed rate) and reopens the negotiations the booking closed."""
     status = fields.pop("status", None)
     previous_status = load.status
     counted_by = {name: getattr(load, name) for name in (*rollups.LANE_FIELDS, *rollups.AGREEMENT_FIELDS)}
@@ -176,33 +272,36 @@ def load_update(*, load: Load, **fields) -> Load:
         setattr(load, name, value)
     if status is not None:
         _apply_status(load, status)
-    if load.max_rate is not None and load.max_rate < load.loadboard_rate:
-        raise ValidationError({"max_rate": ["The ceiling cannot be below the posted rate."]})
-    if load.delivery_datetime <= load.pickup_datetime:
-        raise ValidationError({"delivery_datetime": ["Delivery must be after pickup."]})
+    _check_load(load)
     if load.status == LoadStatus.AVAILABLE and previous_status != LoadStatus.AVAILABLE:
         # Re-posted: the carrier who held it let it go; those who lost the race may try again.
-        now = timezone.now()
         negotiations = Negotiation.objects.filter(load=load)
-        negotiations.filter(status=NegotiationStatus.CLOSED).update(
-            status=NegotiationStatus.OPEN, updated_at=now, version=F("version") + 1
+        reason = f"load {load.load_id} back on the board"
+        update_with_history(
+            negotiations.filter(status=NegotiationStatus.CLOSED), status=NegotiationStatus.OPEN, reason=reason
         )
-        negotiations.filter(status=NegotiationStatus.BOOKED).update(
-            status=NegotiationStatus.CLOSED, updated_at=now, version=F("version") + 1
+        update_with_history(
+            negotiations.filter(status=NegotiationStatus.BOOKED), status=NegotiationStatus.CLOSED, reason=reason
         )
-    try:
-        with transaction.atomic():
-            load.save()
-    except IntegrityError as exc:
-        if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
-            raise ValidationError({"load_id": ["A load with this load ID already exists."]}) from exc
-        raise
+    _save_load(load)
     rollups.load_changed(load, [name for name, value in counted_by.items() if getattr(load, name) != value])
     return load
 
 
 def load_cancel(*, load: Load) -> Load:
     return load_update(load=load, status=LoadStatus.CANCELLED)
+
+
+@on_delete(Load)
+def load_delete(*, instance: Load) -> None:
+    """Soft-delete a load. Its negotiations stay as they were (a deleted load cannot be
+    negotiated or booked) and come back with it on restore."""
+    if instance.status in IN_PROGRESS_STATUSES:
+        raise Conflict(
+            f"Load {instance.load_id} is {instance.get_status_display().lower()}; cancel it before deleting it.",
+            code="load_in_progress",
+        )
+    instance.delete()
 
 
 # --- Negotiation --------------------------------------------------------------------------
@@ -230,7 +329,7 @@ class OfferResult:
 
 def _not_available(load: Load) -> Conflict:
     return Conflict(
-        detail=f"Load {load.load_id} is not available (it is {load.get_status_display().lower()}).",
+        f"Load {load.load_id} is not available (it is {load.get_status_display().lower()}).",
         code="load_not_available",
     )
 
@@ -254,8 +353,10 @@ def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
     load.refresh_from_db()
     record_history(load)
     # Everyone else negotiating this load is done.
-    Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN).exclude(carrier=carrier).update(
-        status=NegotiationStatus.CLOSED, updated_at=now, version=F("version") + 1
+    update_with_history(
+        Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN).exclude(carrier=carrier),
+        status=NegotiationStatus.CLOSED,
+        reason=f"load {load.load_id} booked by another carrier",
     )
     return load
 
@@ -266,11 +367,11 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
     Every rate comes from the load row, never from the caller. Accepting books the load."""
     load = Load.objects.filter(load_id=load_id).first()
     if load is None:
-        raise NotFound(f"No load with load ID {load_id}.")
+        raise NotFound(f"No load with load ID {load_id}.", code="not_found")
     if load.status != LoadStatus.AVAILABLE:
         raise _not_available(load)
     if amount > load.loadboard_rate * ABSURD_ASK_MULTIPLE:
-        raise ValidationError(
+        raise Invalid(
             {"amount": [f"An ask of more than {ABSURD_ASK_MULTIPLE} times the posted rate is not a valid offer."]}
         )
 
@@ -278,26 +379,30 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
     carrier = carrier_verify(mc_number=mc_number).carrier
     if not carrier.eligible:
         reasons = ", ".join(carrier.ineligibility_reasons) or "not verified"
-        raise PermissionDenied(detail=f"Carrier MC{mc_number} is not eligible to book loads ({reasons}).")
+        raise Forbidden(
+            f"Carrier MC{mc_number} is not eligible to book loads ({reasons}).", code="carrier_not_eligible"
+        )
 
     rules = negotiation_rules()
     with transaction.atomic():
-        Negotiation.objects.get_or_create(load=load, carrier=carrier)
-        # One carrier's rounds on one load run one at a time.
-        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
-        load = Load.objects.filter(pk=load.pk).first()
+        # Rounds on one load run one at a time, the load locked first: a round that books it
+        # closes the other carriers' negotiations, so locking a negotiation before the load
+        # would let two simultaneous accepts wait on each other.
+        load = Load.objects.select_for_update().filter(pk=load.pk).first()
         if load is None:
             raise NotFound(f"No load with load ID {load_id}.")
+        Negotiation.objects.get_or_create(load=load, carrier=carrier)
+        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
         if load.status != LoadStatus.AVAILABLE:
             raise _not_available(load)
         if negotiation.status != NegotiationStatus.OPEN:
             raise Conflict(
-                detail=f"The negotiation on load {load_id} with this carrier is over ({negotiation.status}).",
+                f"The negotiation on load {load_id} with this carrier is over ({negotiation.status}).",
                 code="negotiation_closed",
             )
         if negotiation.rounds_used >= rules.max_rounds:
             raise Conflict(
-                detail=f"No rounds left: at most {rules.max_rounds} offers per carrier per load.",
+                f"No rounds left: at most {rules.max_rounds} offers per carrier per load.",
                 code="no_rounds_left",
             )
         round_number = negotiation.rounds_used + 1
@@ -362,7 +467,7 @@ def call_log(
     if load_id:
         load = Load.objects.filter(load_id=load_id).first()
         if load is None:
-            raise ValidationError({"load_id": [f"No load with load ID {load_id}."]})
+            raise Invalid({"load_id": [f"No load with load ID {load_id}."]})
     carrier = Carrier.objects.filter(mc_number=mc_number).first() if mc_number else None
     try:
         with transaction.atomic():
@@ -380,7 +485,11 @@ def call_log(
                 extracted=extracted or {},
             )
             # Rounds negotiated during the call were made before it was logged.
-            Offer.objects.filter(call_external_id=external_id, call__isnull=True).update(call=call)
+            update_with_history(
+                Offer.objects.filter(call_external_id=external_id, call__isnull=True),
+                call=call,
+                reason=f"call {external_id} logged",
+            )
             rollups.count_call(call)
             if follow_up:
                 follow_up_create(call=call, **follow_up)
@@ -404,7 +513,7 @@ def follow_up_update(*, follow_up: FollowUp, **fields) -> FollowUp:
     """Reschedule, reassign or re-word an open follow-up."""
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.is_done:
-        raise Conflict(detail="This follow-up is done; it can no longer be changed.", code="already_done")
+        raise Conflict("This follow-up is done; it can no longer be changed.", code="already_done")
     for name, value in fields.items():
         setattr(follow_up, name, value)
     follow_up.save()
@@ -418,7 +527,7 @@ def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
     if follow_up.is_done:
         who = follow_up.done_by.get_username() if follow_up.done_by else "someone"
         raise Conflict(
-            detail=f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
+            f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
             code="already_done",
         )
     follow_up.done_at = timezone.now()

@@ -1,12 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import model_ngettext, quote
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import runtime
 from .errors import DomainError, Invalid
-from .models import RuntimeSetting, SoftDeleteModel
+from .models import RuntimeSetting, SoftDeleteModel, StaleVersionError
 from .services import object_delete, object_restore
 
 AUDIT_READONLY = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
@@ -59,6 +63,17 @@ class VersionCheckForm(forms.Form):
                 code="stale_version",
             )
         return cleaned
+
+
+def refusal_text(exc: DomainError) -> str:
+    """A service's refusal as one line, for admin messages (actions, deletes, restores)."""
+    if isinstance(exc, Invalid) and exc.fields:
+        return " ".join(
+            message if name == "non_field_errors" else f"{name}: {message}"
+            for name, messages_ in exc.fields.items()
+            for message in messages_
+        )
+    return exc.message
 
 
 def add_domain_error(form: forms.BaseForm, exc: DomainError) -> None:
@@ -121,11 +136,17 @@ class BaseModelAdmin(SimpleHistoryAdmin):
     def write(self, request, form: ServiceWriteForm, change: bool):
         """Write the validated form; return the saved row. Raise ``core.errors`` to refuse."""
         form.instance.save()
+        form._save_m2m()
         return form.instance
 
     def current(self, obj):
-        """The row as stored now (the form has already copied the operator's edits onto ``obj``)."""
-        return type(obj)._base_manager.get(pk=obj.pk)
+        """The row as stored now, locked until the write commits (the form has already copied
+        the operator's edits onto ``obj``, so services get the stored row plus ``form.changes()``).
+        A save made by someone else since the form was opened is refused."""
+        stored = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
+        if stored.version != obj.version:
+            raise StaleVersionError(stored, obj.version)
+        return stored
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None and "form" not in kwargs:
@@ -142,6 +163,13 @@ class BaseModelAdmin(SimpleHistoryAdmin):
         if not getattr(form, "written", False):
             super().save_model(request, obj, form, change)
 
+    def save_related(self, request, form, formsets, change):
+        if not getattr(form, "written", False):
+            return super().save_related(request, form, formsets, change)
+        # write() saved the form's many-to-many fields through the service already.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
     def render_change_form(self, request, context, *args, **kwargs):
         # The form was written but an inline was invalid: the page is shown again, so undo the write.
         form = context.get("adminform").form if context.get("adminform") else None
@@ -156,19 +184,56 @@ class BaseModelAdmin(SimpleHistoryAdmin):
         to_delete = [str(obj) for obj in objs]
         return to_delete, {self.model._meta.verbose_name_plural: len(to_delete)}, set(), []
 
-    def delete_model(self, request, obj):
-        if not self._soft_deletable:
-            return super().delete_model(request, obj)
+    def _soft_delete(self, request, obj) -> bool:
+        """Soft-delete through the app's rules; a refusal becomes an error message."""
         try:
             object_delete(instance=obj)
         except DomainError as exc:
-            self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+            self.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
+            request.soft_delete_refused = True
+            return False
+        super().log_deletions(request, [obj])
+        return True
+
+    def log_deletions(self, request, queryset):
+        if not self._soft_deletable:
+            return super().log_deletions(request, queryset)
+        # Logged by _soft_delete once a row is marked, so a refused delete leaves no entry.
+
+    def delete_model(self, request, obj):
+        if not self._soft_deletable:
+            return super().delete_model(request, obj)
+        self._soft_delete(request, obj)
 
     def delete_queryset(self, request, queryset):
         if not self._soft_deletable:
             return super().delete_queryset(request, queryset)
         for obj in queryset.filter(deleted_at__isnull=True):
-            self.delete_model(request, obj)
+            self._soft_delete(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "soft_delete_refused", False):  # back to the row, with the reason shown
+            opts = self.opts
+            return HttpResponseRedirect(
+                reverse(
+                    f"admin:{opts.app_label}_{opts.model_name}_change",
+                    args=(quote(obj_id),),
+                    current_app=self.admin_site.name,
+                )
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
+    def soft_delete_selected(self, request, queryset):
+        """Django's "delete selected", counting only the rows actually deleted (an app's rule
+        may refuse some, each with its reason)."""
+        if not request.POST.get("post"):
+            return delete_selected(self, request, queryset)  # the confirmation page
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        deleted = sum(self._soft_delete(request, obj) for obj in queryset.filter(deleted_at__isnull=True))
+        if deleted:
+            self.message_user(request, f"Deleted {deleted} {model_ngettext(self.opts, deleted)}.", messages.SUCCESS)
+        return None
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -194,6 +259,9 @@ class BaseModelAdmin(SimpleHistoryAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
+        if self._soft_deletable and "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (BaseModelAdmin.soft_delete_selected, name, description)
         if self._soft_deletable and self.has_delete_permission(request):
             actions["restore_selected"] = (
                 BaseModelAdmin.restore_selected,
@@ -209,7 +277,7 @@ class BaseModelAdmin(SimpleHistoryAdmin):
                 object_restore(instance=obj)
                 restored += 1
             except DomainError as exc:
-                refused.append(f"{obj}: {exc.message}")
+                refused.append(f"{obj}: {refusal_text(exc)}")
             except ValidationError as exc:
                 refused.append(f"{obj}: {' '.join(exc.messages)}")
         if restored:
@@ -244,8 +312,8 @@ class RuntimeSettingAdmin(BaseModelAdmin):
         spec = runtime.specs().get(obj.key)
         return spec.default if spec else "—"
 
-    def save_model(self, request, obj, form, change):
-        spec = runtime.specs().get(obj.key)
-        if spec is not None and not obj.description:
-            obj.description = spec.description
-        super().save_model(request, obj, form, change)
+    def write(self, request, form, change):
+        spec = runtime.specs().get(form.instance.key)
+        if spec is not None and not form.instance.description:
+            form.instance.description = spec.description
+        return super().write(request, form, change)

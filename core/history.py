@@ -1,9 +1,33 @@
+from django.db.models import F
+from django.utils import timezone
+
 from .context import get_current_user
 
 
 def record_history(instance, *, reason: str | None = None) -> None:
     """Add a change-history entry for a row written by ``queryset.update()``, which sends no
     signals and so leaves no history by itself. ``instance`` must hold the row as now stored."""
-    type(instance).history.bulk_history_create(
-        [instance], update=True, default_user=get_current_user(), default_change_reason=reason
-    )
+    record_history_many([instance], reason=reason)
+
+
+def record_history_many(instances, *, reason: str | None = None) -> None:
+    """``record_history`` for many rows at once (one INSERT)."""
+    instances = list(instances)
+    if instances:
+        type(instances[0]).history.bulk_history_create(
+            instances, update=True, default_user=get_current_user(), default_change_reason=reason
+        )
+
+
+def update_with_history(queryset, *, reason: str | None = None, **changes) -> int:
+    """``queryset.update(**changes)`` written like any other write: each row gets a new
+    ``version``, ``updated_at``/``updated_by`` and a change-history entry. Call it inside a
+    transaction; the rows are locked first, so the ones changed are exactly the ones recorded."""
+    model = queryset.model
+    pks = list(queryset.select_for_update(of=("self",)).values_list("pk", flat=True))
+    if not pks:
+        return 0
+    rows = model._base_manager.filter(pk__in=pks)
+    count = rows.update(updated_at=timezone.now(), updated_by=get_current_user(), version=F("version") + 1, **changes)
+    record_history_many(rows.order_by("pk"), reason=reason)
+    return count

@@ -62,6 +62,10 @@ class BaseModel(models.Model):
 
     # Fields only delete()/restore() may write; a plain save() leaves them as stored.
     _lifecycle_fields: tuple[str, ...] = ()
+    # Telemetry (last seen, check counters...): written only by their own narrow updates, which
+    # do not bump ``version``. A plain save() leaves them as stored, so an edit made on a copy
+    # read before the latest report neither conflicts with it nor writes the old values back.
+    _telemetry_fields: tuple[str, ...] = ()
 
     def save(self, *args, **kwargs):
         user = get_current_user()
@@ -78,10 +82,9 @@ class BaseModel(models.Model):
         self.updated_at = now
         if user is not None:
             self.updated_by = user
-        if update_fields is None and self._lifecycle_fields:
-            update_fields = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in self._lifecycle_fields
-            ]
+        kept = (*self._lifecycle_fields, *self._telemetry_fields)
+        if update_fields is None and kept:
+            update_fields = [f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in kept]
         if update_fields is not None:
             update_fields = set(update_fields) | {"updated_at", "updated_by", "version"}
             kwargs["update_fields"] = update_fields
@@ -117,11 +120,16 @@ class SoftDeleteQuerySet(models.QuerySet):
         return self.filter(deleted_at__isnull=False)
 
     def delete(self):
-        """Soft-delete every row, one at a time so each gets its history entry."""
+        """Soft-delete every row through its app's delete rules (``core.services``), one at a
+        time so each gets its history entry."""
+        from .services import delete_locked
+
         count = 0
         with transaction.atomic(using=self.db):
-            for obj in self.alive().select_for_update():
-                obj.delete()
+            # ``of``: lock only these rows, so a queryset with select_related (the admin's
+            # changelist) can be deleted too; PostgreSQL refuses FOR UPDATE on an outer join.
+            for obj in self.alive().select_for_update(of=("self",)):
+                delete_locked(obj)
                 count += 1
         return count, {self.model._meta.label: count}
 
@@ -134,10 +142,13 @@ class SoftDeleteQuerySet(models.QuerySet):
     hard_delete.alters_data = True
 
     def restore(self):
+        """Restore every deleted row through its app's restore rules (``core.services``)."""
+        from .services import restore_locked
+
         count = 0
         with transaction.atomic(using=self.db):
-            for obj in self.deleted().select_for_update():
-                obj.restore()
+            for obj in self.deleted().select_for_update(of=("self",)):
+                restore_locked(obj)
                 count += 1
         return count
 

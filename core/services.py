@@ -1,7 +1,7 @@
 """Writes every app shares: soft delete and restore of any soft-deletable row.
 
-The API's DELETE and ``restore/``, the admin's delete and restore action and any command
-call ``object_delete`` / ``object_restore``. An app whose rows need more than marking
+The API's DELETE and ``restore/``, the admin's delete and restore action, any command and
+``queryset.delete()`` / ``queryset.restore()`` on a soft-deletable model all reach these rules. An app whose rows need more than marking
 (closing what hangs off a load, refusing a restore that would close a dependency cycle)
 registers its own functions in its ``services.py`` (imported by its ``AppConfig.ready``):
 
@@ -47,18 +47,33 @@ def _locked(instance: SoftDeleteModel) -> SoftDeleteModel:
     return type(instance).all_objects.select_for_update().get(pk=instance.pk)
 
 
-@transaction.atomic
-def object_delete(*, instance: SoftDeleteModel) -> SoftDeleteModel:
-    """Soft-delete one row through its app's rules. Deleting a deleted row changes nothing."""
-    instance = _locked(instance)
-    if instance.is_deleted:
-        return instance
+def delete_locked(instance: SoftDeleteModel) -> SoftDeleteModel:
+    """Soft-delete a live row the caller has locked, inside the caller's transaction."""
     hook = _delete_hooks.get(type(instance))
     if hook is not None:
         hook(instance=instance)
     else:
         instance.delete()
     return instance
+
+
+def restore_locked(instance: SoftDeleteModel) -> SoftDeleteModel:
+    """Restore a deleted row the caller has locked, inside the caller's transaction."""
+    hook = _restore_hooks.get(type(instance))
+    if hook is not None:
+        hook(instance=instance)
+    else:
+        instance.restore()
+    return instance
+
+
+@transaction.atomic
+def object_delete(*, instance: SoftDeleteModel) -> SoftDeleteModel:
+    """Soft-delete one row through its app's rules. Deleting a deleted row changes nothing."""
+    instance = _locked(instance)
+    if instance.is_deleted:
+        return instance
+    return delete_locked(instance)
 
 
 @transaction.atomic
@@ -68,9 +83,4 @@ def object_restore(*, instance: SoftDeleteModel) -> SoftDeleteModel:
     instance = _locked(instance)
     if not instance.is_deleted:
         raise Conflict("This record is not deleted.", code="not_deleted")
-    hook = _restore_hooks.get(type(instance))
-    if hook is not None:
-        hook(instance=instance)
-    else:
-        instance.restore()
-    return instance
+    return restore_locked(instance)

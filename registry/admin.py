@@ -1,9 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.core.exceptions import ValidationError
 
-from core.admin import BaseModelAdmin
+from core.admin import BaseModelAdmin, refusal_text
+from core.errors import DomainError
 
 from . import checks, services
 from .models import Service, Tag
@@ -46,21 +46,6 @@ class ServiceAdminForm(forms.ModelForm):
             self.fields["dependencies"].queryset = Service.objects.exclude(pk=self.instance.pk).order_by("name")
             self.initial["dependencies"] = list(self.instance.dependencies.filter(deleted_at__isnull=True))
 
-    def clean_dependencies(self):
-        wanted = self.cleaned_data["dependencies"]
-        if not self.instance.pk:
-            return wanted  # a new service has no dependents yet, so it cannot close a cycle
-        current = set(self.instance.dependencies.values_list("pk", flat=True))
-        errors = [
-            refusal
-            for other in wanted
-            if other.pk not in current
-            and (refusal := services.dependency_refusal(service=self.instance, depends_on=other))
-        ]
-        if errors:
-            raise ValidationError(errors)
-        return wanted
-
 
 @admin.register(Service)
 class ServiceAdmin(BaseModelAdmin):
@@ -101,17 +86,27 @@ class ServiceAdmin(BaseModelAdmin):
         score = obj.health_score
         return "—" if score is None else f"{score:.0%}"
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        try:
-            services.service_set_dependencies(service=form.instance, depends_on=form.cleaned_data["dependencies"])
-        except ValidationError as exc:  # the graph changed between the form check and the save
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+    def write(self, request, form, change):
+        fields = form.changes() if change else form.model_data()
+        fields.pop("dependencies", None)  # a form field, not one of the service's own
+        if "tags" in fields:
+            fields["tags"] = [tag.name for tag in fields["tags"]]
+        if change:
+            service = services.service_update(service=self.current(form.instance), **fields)
+        else:
+            service = services.service_create(**fields)
+        if not change or "dependencies" in form.changed_data:
+            services.service_set_dependencies(service=service, depends_on=form.cleaned_data["dependencies"])
+        return service
 
     def _each(self, request, queryset, change, done):
         count = 0
         for service in queryset.filter(deleted_at__isnull=True):
-            change(service)
+            try:
+                change(service)
+            except DomainError as exc:
+                self.message_user(request, f"{service.name}: {refusal_text(exc)}", messages.ERROR)
+                continue
             count += 1
         self.message_user(request, f"{count} service(s) {done}.", messages.SUCCESS)
 

@@ -9,6 +9,8 @@ class RegistryConfig(AppConfig):
     def ready(self):
         from core import runtime
 
+        from . import services  # noqa: F401  (registers the restore rule of services)
+
         runtime.define(
             "REGISTRY_FAILURES_BEFORE_UNHEALTHY",
             int,

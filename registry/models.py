@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
@@ -144,6 +143,19 @@ class Service(SoftDeleteModel):
     objects = ServiceManager()
     all_objects = models.Manager.from_queryset(ServiceQuerySet)()
 
+    # Written only by heartbeats and health reports (``registry.services``), without a new
+    # ``version``: a busy service never turns an operator's pending edit into a conflict, and
+    # an operator's save never writes back the values its copy was read with.
+    _telemetry_fields = (
+        "last_health_check",
+        "last_seen",
+        "response_time_ms",
+        "success_count",
+        "failure_count",
+        "consecutive_successes",
+        "consecutive_failures",
+    )
+
     class Meta(SoftDeleteModel.Meta):
         ordering = ["name"]
         permissions = [("report_service_status", "Can report service health checks and heartbeats")]
@@ -192,14 +204,6 @@ class Service(SoftDeleteModel):
         now = now or timezone.now()
         seen = self.last_seen or self.created_at
         return seen < now - timedelta(minutes=minutes)
-
-    def validate_restorable(self):
-        super().validate_restorable()
-        from .selectors import dependency_cycle_on_restore
-
-        cycle = dependency_cycle_on_restore(service=self)
-        if cycle:
-            raise ValidationError(f"Cannot restore: its dependencies would form a cycle {' → '.join(cycle)}.")
 
 
 class Dependency(BaseModel):

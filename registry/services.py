@@ -11,16 +11,21 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core import runtime
+from core.errors import Conflict, Invalid
 from core.history import record_history
+from core.services import on_restore
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag
-from .selectors import dependency_cycle
+from .selectors import dependency_cycle, dependency_cycle_on_restore
 
 # Key of the transaction-level advisory lock that serialises dependency changes on PostgreSQL,
 # so two concurrent additions cannot each pass the cycle check and together close a cycle.
 # SQLite needs none: its IMMEDIATE transactions already admit one writer at a time.
 DEPENDENCY_GRAPH_LOCK = 0x72656769
+
+NAME_TAKEN = "A service with this name already exists."
+HEALTH_STATUSES = (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY)
 
 
 def _normalise_tags(names: Iterable[str]) -> list[str]:
@@ -32,48 +37,48 @@ def _set_tags(service: Service, names: Iterable[str]) -> None:
     service.tags.set(tags)
 
 
-def _apply_status_rules(service: Service, fields: dict) -> None:
-    """Keep ``status`` and ``enabled`` in step. Health checks alone decide healthy and
-    unhealthy; operators move a service into maintenance, disable it, or send it back
-    to ``unknown`` so the next checks decide afresh."""
-    status_changed = "status" in fields and fields["status"] != service.status
-    enabled_changed = "enabled" in fields and fields["enabled"] != service.enabled
+def _apply_status_rules(fields: dict, *, status: str = ServiceStatus.UNKNOWN, enabled: bool = True) -> bool:
+    """The one place ``status`` and ``enabled`` are kept in step, for a new service (the
+    defaults) and for a change to one (its stored values). Health checks alone decide healthy
+    and unhealthy; operators move a service into maintenance, disable it, or send it back
+    to ``unknown`` so the next checks decide afresh. Completes ``fields`` and answers whether
+    the runs of consecutive check results start over."""
     if "status" in fields and "enabled" in fields and (fields["status"] == ServiceStatus.DISABLED) == fields["enabled"]:
-        raise ValidationError({"enabled": ["A service is disabled exactly when it is not enabled."]})
+        raise Invalid({"enabled": ["A service is disabled exactly when it is not enabled."]})
+    if fields.get("status") in HEALTH_STATUSES and status in HEALTH_STATUSES:
+        # The checks' own verdict, as the operator's copy showed it (checks may have flipped it
+        # since, without a new version): theirs to keep, never written back by an edit.
+        del fields["status"]
+    status_changed = "status" in fields and fields["status"] != status
+    enabled_changed = "enabled" in fields and fields["enabled"] != enabled
     if status_changed:
-        status = fields["status"]
-        if status in (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY):
-            raise ValidationError({"status": [f"Only health checks set a service {status}."]})
-        fields["enabled"] = status != ServiceStatus.DISABLED
+        if fields["status"] in HEALTH_STATUSES:
+            raise Invalid({"status": [f"Only health checks set a service {fields['status']}."]})
+        fields["enabled"] = fields["status"] != ServiceStatus.DISABLED
     elif enabled_changed:
         fields["status"] = ServiceStatus.UNKNOWN if fields["enabled"] else ServiceStatus.DISABLED
-    if (status_changed or enabled_changed) and fields["status"] == ServiceStatus.UNKNOWN:
-        service.consecutive_successes = 0
-        service.consecutive_failures = 0
+    return (status_changed or enabled_changed) and fields["status"] == ServiceStatus.UNKNOWN
 
 
 def _save(service: Service) -> None:
     if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
-        raise ValidationError({"name": ["A service with this name already exists."]})
-    service.full_clean(exclude=["tags"])
+        raise Invalid({"name": [NAME_TAKEN]})
+    try:
+        service.full_clean(exclude=["tags"])
+    except ValidationError as exc:
+        raise Invalid.from_django(exc) from None
     try:
         with transaction.atomic():
             service.save()
     except IntegrityError as exc:
         if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
-            raise ValidationError({"name": ["A service with this name already exists."]}) from exc
+            raise Invalid({"name": [NAME_TAKEN]}) from exc
         raise
 
 
 @transaction.atomic
 def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
-    status = fields.get("status", ServiceStatus.UNKNOWN)
-    if status in (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY):
-        raise ValidationError({"status": [f"Only health checks set a service {status}."]})
-    if fields.get("enabled", True) is False or status == ServiceStatus.DISABLED:
-        if fields.get("enabled") is True:
-            raise ValidationError({"enabled": ["A service is disabled exactly when it is not enabled."]})
-        fields.update(enabled=False, status=ServiceStatus.DISABLED)
+    _apply_status_rules(fields)
     service = Service(name=name, **fields)
     _save(service)
     _set_tags(service, tags)
@@ -83,10 +88,14 @@ def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
 @transaction.atomic
 def service_update(*, service: Service, tags: Iterable[str] | None = None, **fields) -> Service:
     service = Service.all_objects.select_for_update().get(pk=service.pk)
-    _apply_status_rules(service, fields)
+    runs_start_over = _apply_status_rules(fields, status=service.status, enabled=service.enabled)
     for field, value in fields.items():
         setattr(service, field, value)
     _save(service)
+    if runs_start_over:
+        # Telemetry columns are left out of save(); this reset is the operator's to make.
+        Service.all_objects.filter(pk=service.pk).update(consecutive_successes=0, consecutive_failures=0)
+        service.consecutive_successes = service.consecutive_failures = 0
     if tags is not None:
         _set_tags(service, tags)
     return service
@@ -104,13 +113,27 @@ def service_set_maintenance(*, service: Service, maintenance: bool) -> Service:
     return service_update(service=service, status=ServiceStatus.UNKNOWN)
 
 
+@on_restore(Service)
+def service_restore(*, instance: Service) -> None:
+    """Bring a deleted service back, unless its name is taken or its dependencies would
+    close a cycle with the live graph as it is now."""
+    _lock_dependency_graph()
+    instance.validate_restorable()
+    cycle = dependency_cycle_on_restore(service=instance)
+    if cycle:
+        raise Conflict(
+            f"Cannot restore: its dependencies would form a cycle {' → '.join(cycle)}.", code="dependency_cycle"
+        )
+    instance.restore()
+
+
 @transaction.atomic
 def service_record_health(
     *, service: Service, passing: bool, response_time_ms: int | None = None, checked_at=None
 ) -> Service:
     """Count one check result and flip the status only once the consecutive count reaches
     its threshold. Counters change in one UPDATE of database-side expressions on a locked
-    row, so concurrent reports never lose a count."""
+    row, so concurrent reports never lose a count. Telemetry: the row's ``version`` stays."""
     checked_at = checked_at or timezone.now()
     rows = Service.all_objects.filter(pk=service.pk)
     old_status = rows.select_for_update().values_list("status", flat=True).get()
@@ -142,7 +165,7 @@ def service_record_health(
         }
     if response_time_ms is not None:
         changes["response_time_ms"] = Value(response_time_ms)
-    rows.update(last_health_check=checked_at, version=F("version") + 1, **changes)
+    rows.update(last_health_check=checked_at, **changes)
     service.refresh_from_db()
     if service.status != old_status:
         # The counters change on every check and stay out of the history; a status flip is recorded.
@@ -158,7 +181,8 @@ class HeartbeatResult:
 
 def service_heartbeat(*, names: Iterable[str]) -> HeartbeatResult:
     """Mark the named live services seen now, in one UPDATE whatever the count; the
-    names it did not match are unknown (never registered, or deleted)."""
+    names it did not match are unknown (never registered, or deleted). Telemetry: the
+    rows' ``version`` stays."""
     names = list(dict.fromkeys(names))
     if not names:
         return HeartbeatResult(seen=[], unknown=[])
@@ -170,9 +194,7 @@ def service_heartbeat(*, names: Iterable[str]) -> HeartbeatResult:
         match, names_param = "name IN (SELECT value FROM json_each(%s))", json.dumps(names)
     else:  # pragma: no cover - the platform runs on PostgreSQL and SQLite
         match, names_param = "name IN (" + ", ".join(["%s"] * len(names)) + ")", None
-    sql = (
-        f"UPDATE {table} SET last_seen = %s, version = version + 1 WHERE deleted_at IS NULL AND {match} RETURNING name"
-    )
+    sql = f"UPDATE {table} SET last_seen = %s WHERE deleted_at IS NULL AND {match} RETURNING name"
     params = [now, names_param] if names_param is not None else [now, *names]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -211,7 +233,7 @@ def service_add_dependency(*, service: Service, depends_on: Service) -> tuple[De
     refusal = dependency_refusal(service=service, depends_on=depends_on)
     if refusal:
         code = "self_dependency" if service.pk == depends_on.pk else "dependency_cycle"
-        raise ValidationError({"name": [ValidationError(refusal, code=code)]})
+        raise Invalid({"name": [refusal]}, code=code)
     return Dependency.objects.create(service=service, depends_on=depends_on), True
 
 
@@ -226,12 +248,20 @@ def service_remove_dependency(*, service: Service, depends_on: Service) -> bool:
 
 @transaction.atomic
 def service_set_dependencies(*, service: Service, depends_on: Iterable[Service]) -> None:
-    """Make ``service`` need exactly ``depends_on`` among live services (the admin form)."""
+    """Make ``service`` need exactly ``depends_on`` among live services (the admin form).
+    Refusals are reported together, under ``dependencies``."""
     wanted = {other.pk: other for other in depends_on}
     current = {link.depends_on_id: link for link in service.dependency_links.select_related("depends_on")}
     for pk, link in current.items():
         if pk not in wanted and not link.depends_on.is_deleted:
             link.delete()
+    refusals = []
     for pk, other in sorted(wanted.items(), key=lambda item: item[1].name):
         if pk not in current:
-            service_add_dependency(service=service, depends_on=other)
+            try:
+                service_add_dependency(service=service, depends_on=other)
+            except Invalid as exc:
+                refusals.extend(exc.fields["name"])
+                code = exc.code
+    if refusals:
+        raise Invalid({"dependencies": refusals}, code=code)

@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 
 from ..choices import CallOutcome, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
 from ..models import Call, Carrier, FollowUp, Load, Negotiation
-from ..normalize import normalize_equipment, normalize_mc_number
+from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
 
 def _state(field_name):
@@ -21,8 +21,8 @@ def _state(field_name):
 def _normalized_mc(name, value) -> str:
     try:
         return normalize_mc_number(value)
-    except Exception as exc:  # normalize raises a DRF ValidationError without a field name
-        raise ValidationError({name: list(getattr(exc, "detail", [str(exc)]))}) from None
+    except InvalidMCNumber as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 def _mc_number(queryset, name, value):

@@ -5,11 +5,11 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from accounts.models import User
-from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, SafeJSONField
+from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, InputSerializer, SafeJSONField
 
 from ..choices import CallOutcome, EquipmentType, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
 from ..models import Call, Carrier, FollowUp, Load, Negotiation, Offer
-from ..normalize import normalize_equipment, normalize_mc_number
+from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
 CEILING_PERMISSION = "carriers.view_load_ceiling"
 MAX_AMOUNT = Decimal("1000000")
@@ -24,7 +24,10 @@ class MCNumberField(serializers.CharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        return normalize_mc_number(super().to_internal_value(data))
+        try:
+            return normalize_mc_number(super().to_internal_value(data))
+        except InvalidMCNumber as exc:
+            raise serializers.ValidationError(str(exc), code="invalid") from None
 
 
 # A plain pattern rather than an enum: spectacular would publish the same 51-value enum twice
@@ -188,24 +191,11 @@ class LoadSerializer(BaseModelSerializer):
             fields.pop("max_rate", None)
         return fields
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-
-        def current(name):
-            if name in attrs:
-                return attrs[name]
-            return getattr(self.instance, name, None)
-
-        pickup, delivery = current("pickup_datetime"), current("delivery_datetime")
-        if pickup and delivery and delivery <= pickup:
-            raise serializers.ValidationError({"delivery_datetime": ["Delivery must be after pickup."]})
-        posted, ceiling = current("loadboard_rate"), current("max_rate")
-        if posted is not None and ceiling is not None and ceiling < posted:
-            raise serializers.ValidationError({"max_rate": ["The ceiling cannot be below the posted rate."]})
-        return attrs
+    # Rules across fields (delivery after pickup, ceiling not below the posted rate) are the
+    # model's, applied by ``carriers.services`` to every write.
 
 
-class OfferInputSerializer(serializers.Serializer):
+class OfferInputSerializer(InputSerializer):
     mc_number = MCNumberField()
     amount = money()
     call_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

@@ -4,7 +4,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,9 +11,10 @@ from core import runtime
 from core.api.pagination import CursorPagination
 from core.api.permissions import HasPerms, ModelPermissions
 from core.api.viewsets import BaseModelViewSet
+from core.errors import Invalid
 
 from .. import lanes, selectors, services
-from ..normalize import normalize_mc_number
+from ..normalize import InvalidMCNumber, normalize_mc_number
 from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
     CallDetailSerializer,
@@ -57,6 +57,12 @@ class CarrierViewSet(BaseModelViewSet):
     ordering = ("mc_number",)
     action_permissions = {**BaseModelViewSet.action_permissions, "verify": ["carriers.verify_carrier"]}
 
+    def perform_create(self, serializer):
+        serializer.instance = services.carrier_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.carrier_update(carrier=serializer.instance, **serializer.validated_data)
+
     @extend_schema(
         responses=VerificationSerializer,
         parameters=[OpenApiParameter("mc", str, OpenApiParameter.PATH, description="123456, MC123456, MC-123456…")],
@@ -66,8 +72,8 @@ class CarrierViewSet(BaseModelViewSet):
         """Is this carrier eligible to haul for us? Answers from FMCSA (or its fresh stored answer)."""
         try:
             mc_number = normalize_mc_number(mc)
-        except ValidationError as exc:
-            raise ValidationError({"mc": exc.detail}) from None
+        except InvalidMCNumber as exc:
+            raise Invalid({"mc": [str(exc)]}) from None
         verification = services.carrier_verify(mc_number=mc_number)
         return Response(VerificationSerializer(verification).data)
 

@@ -195,6 +195,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Group operations by the segment after /api/v1/ (auth, loads, registry, ...).
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # One name per choice set that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "USStateEnum": "carriers.choices.USState",
+        "LoadStatusEnum": "carriers.choices.LoadStatus",
+        "NegotiationStatusEnum": "carriers.choices.NegotiationStatus",
+    },
 }
 
 # --- Logging: one line per event on stdout, with the request id ----------------------

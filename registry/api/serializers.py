@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core import runtime
-from core.api.serializers import AUDIT_FIELDS, SOFT_DELETE_FIELDS, BaseModelSerializer, SafeJSONField
+from core.api.serializers import AUDIT_FIELDS, SOFT_DELETE_FIELDS, BaseModelSerializer, InputSerializer, SafeJSONField
 from registry.choices import CheckResult, ServiceStatus
 from registry.models import Service, validate_semver, validate_service_name, validate_tag_name
 
@@ -140,16 +140,16 @@ class ServiceBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DependencyInputSerializer(serializers.Serializer):
+class DependencyInputSerializer(InputSerializer):
     name = serializers.CharField(max_length=100, help_text="Name of the service this one needs.")
 
 
-class HealthReportSerializer(serializers.Serializer):
+class HealthReportSerializer(InputSerializer):
     status = serializers.ChoiceField(choices=CheckResult.choices)
     response_time_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=3_600_000)
 
 
-class HeartbeatSerializer(serializers.Serializer):
+class HeartbeatSerializer(InputSerializer):
     names = serializers.ListField(
         child=serializers.CharField(max_length=100), allow_empty=False, max_length=MAX_HEARTBEAT_NAMES
     )

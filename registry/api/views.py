@@ -4,9 +4,8 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
 from core.api.permissions import HasPerms
@@ -103,10 +102,7 @@ class ServiceViewSet(BaseModelViewSet):
         payload = DependencyInputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         other = self._related_other(payload.validated_data["name"])
-        try:
-            _, created = services.service_add_dependency(service=service, depends_on=other)
-        except DjangoValidationError as exc:  # keep the refusal's code (dependency_cycle, self_dependency)
-            raise ValidationError(as_serializer_error(exc)) from exc
+        _, created = services.service_add_dependency(service=service, depends_on=other)
         return Response(
             ServiceBriefSerializer(other).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
         )

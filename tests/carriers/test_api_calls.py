@@ -177,3 +177,21 @@ def test_detail_shows_the_negotiation_rounds(sales_agent_client):
         (1, "counter", "L-7", "123456"),
         (2, "accept", "L-7", "123456"),
     ]
+
+
+@pytest.mark.django_db
+def test_optional_nulls_are_taken_as_not_given(sales_agent_client):
+    # What voice platforms send when no load was discussed and no MC was given.
+    payload = call_payload(load_id=None, mc_number=None, summary=None, extracted=None)
+    response = sales_agent_client.post(CALLS, payload, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["load_id"], body["mc_number"], body["summary"], body["extracted"]) == (None, "", "", {})
+
+
+@pytest.mark.django_db
+def test_a_field_the_endpoint_does_not_know_is_named_in_a_400(sales_agent_client, load):
+    response = sales_agent_client.post(CALLS, call_payload(load_number="L-10042"), format="json")
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"load_number"}
+    assert not Call.objects.exists()

@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 import pytest
 
+from carriers.choices import LoadStatus
 from carriers.models import Carrier
-from tests.carriers.factories import CarrierFactory
+from tests.carriers.factories import CarrierFactory, LoadFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +65,24 @@ def test_sales_agents_read_but_do_not_write_carriers(sales_agent_client):
     assert sales_agent_client.get(f"{CARRIERS}123456/").status_code == 200
     assert sales_agent_client.post(CARRIERS, {"mc_number": "1"}).status_code == 403
     assert sales_agent_client.patch(f"{CARRIERS}123456/", {"legal_name": "x"}).status_code == 403
+
+
+def test_a_new_mc_number_drops_the_old_verification(manager_client):
+    CarrierFactory(mc_number="123456")
+    response = manager_client.patch(f"{CARRIERS}123456/", {"mc_number": "MC 654321"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["mc_number"], body["eligible"], body["verified_at"], body["verification_source"]) == (
+        "654321",
+        False,
+        None,
+        "",
+    )
+
+
+def test_a_carrier_holding_a_load_in_progress_is_not_deleted(manager_client):
+    carrier = CarrierFactory(mc_number="123456")
+    LoadFactory(load_id="L-1", status=LoadStatus.IN_TRANSIT, booked_carrier=carrier, agreed_rate=Decimal("2000"))
+    response = manager_client.delete(f"{CARRIERS}123456/")
+    assert response.status_code == 409 and "L-1" in response.json()["detail"]
+    assert not Carrier.all_objects.get().is_deleted

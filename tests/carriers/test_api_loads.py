@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from carriers.choices import LoadStatus
-from carriers.models import Load
+from carriers.choices import LoadStatus, NegotiationStatus
+from carriers.models import Load, Negotiation
 from tests.carriers.factories import CarrierFactory, LoadFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,3 +235,49 @@ def test_delete_soft_deletes_and_frees_the_load_id(manager_client):
     assert manager_client.get(f"{LOADS}L-1/").status_code == 404
     assert Load.all_objects.get(load_id="L-1").is_deleted
     assert manager_client.post(LOADS, new_load(load_id="L-1")).status_code == 201
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_rules_across_fields_are_400_with_field_messages_on_create_and_update(manager_client, method):
+    """Delivery after pickup and ceiling not below the posted rate are the model's rules; the
+    API answers them like any field error."""
+    load = LoadFactory(load_id="L-1", loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2200.00"))
+    body = {"delivery_datetime": (load.pickup_datetime - timedelta(hours=1)).isoformat(), "max_rate": "1500.00"}
+    if method == "post":
+        response = manager_client.post(LOADS, new_load(load_id="L-2", loadboard_rate="2000.00", **body))
+    else:
+        response = manager_client.patch(f"{LOADS}L-1/", body)
+    assert response.status_code == 400
+    assert response.json()["fields"] == {
+        "delivery_datetime": ["Delivery must be after pickup."],
+        "max_rate": ["The ceiling cannot be below the posted rate."],
+    }
+    assert Load.objects.count() == 1 and Load.objects.get().version == 1
+
+
+def test_reposting_a_booked_load_reopens_the_negotiations_with_history(manager_client):
+    winner, loser = CarrierFactory(), CarrierFactory()
+    load = LoadFactory(load_id="L-1", status=LoadStatus.BOOKED, booked_carrier=winner, agreed_rate=Decimal("2100"))
+    Negotiation.objects.create(load=load, carrier=winner, status=NegotiationStatus.BOOKED, agreed_rate=Decimal("2100"))
+    Negotiation.objects.create(load=load, carrier=loser, status=NegotiationStatus.CLOSED)
+    assert manager_client.patch(f"{LOADS}L-1/", {"status": "available"}).status_code == 200
+    for negotiation in Negotiation.objects.all():
+        expected = NegotiationStatus.CLOSED if negotiation.carrier == winner else NegotiationStatus.OPEN
+        assert negotiation.status == expected
+        latest = negotiation.history.first()
+        assert (latest.status, latest.history_user) == (expected, manager_client.user)
+
+
+def test_deleting_a_load_that_negotiations_reference_soft_deletes_it(manager_client):
+    load = LoadFactory(load_id="L-1")
+    Negotiation.objects.create(load=load, carrier=CarrierFactory())
+    assert manager_client.delete(f"{LOADS}L-1/").status_code == 204
+    assert Load.all_objects.get(pk=load.pk).is_deleted and Negotiation.objects.filter(load=load).exists()
+    assert manager_client.post(f"{LOADS}L-1/restore/").status_code == 200
+
+
+def test_a_load_in_progress_is_cancelled_not_deleted(manager_client):
+    LoadFactory(load_id="L-1", status=LoadStatus.BOOKED, booked_carrier=CarrierFactory(), agreed_rate=Decimal("2100"))
+    response = manager_client.delete(f"{LOADS}L-1/")
+    assert response.status_code == 409 and response.json()["code"] == "load_in_progress"
+    assert not Load.all_objects.get(load_id="L-1").is_deleted

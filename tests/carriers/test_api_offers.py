@@ -173,9 +173,18 @@ def test_bad_offers_are_400_with_field_messages(sales_agent_client, load, carrie
 
 def test_the_client_cannot_supply_the_rate(sales_agent_client, load, carrier):
     response = offer(sales_agent_client, "L-10042", "123456", "2100.00", loadboard_rate="5000", max_rate="9000")
-    assert response.json()["decision"] == "counter"
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"loadboard_rate", "max_rate"}
+    assert not Offer.objects.exists()
     load.refresh_from_db()
     assert load.loadboard_rate == Decimal("2000.00") and load.max_rate == Decimal("2200.00")
+    assert offer(sales_agent_client, "L-10042", "123456", "2100.00").json()["decision"] == "counter"
+
+
+def test_optional_nulls_mean_not_given(sales_agent_client, load, carrier):
+    response = offer(sales_agent_client, "L-10042", "123456", "2000.00", call_id=None)
+    assert response.status_code == 200, response.content
+    assert Offer.objects.get().call_external_id == ""
 
 
 def test_offers_are_linked_to_the_call_logged_before_or_after(sales_agent_client, load, carrier):

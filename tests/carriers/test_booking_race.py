@@ -56,3 +56,23 @@ def test_one_carrier_sending_rounds_in_parallel_gets_them_serialised(make_client
     negotiation = Negotiation.objects.get()
     assert negotiation.rounds_used == 3 and negotiation.status == NegotiationStatus.REJECTED
     assert sorted(negotiation.offers.values_list("round", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_accepts_from_carriers_already_negotiating_book_once_without_deadlock(make_client):
+    load = LoadFactory(load_id="L-RACE", loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2200.00"))
+    carriers = [CarrierFactory(mc_number=str(700000 + i)) for i in range(THREADS)]
+    for carrier in carriers:  # each has countered before: their negotiations are committed rows
+        Negotiation.objects.create(load=load, carrier=carrier, rounds_used=1, last_counter=Decimal("2050.00"))
+    clients = [make_client(roles.SALES_AGENT) for _ in range(THREADS)]
+
+    def accept(client, carrier):
+        return lambda: client.post(
+            "/api/v1/loads/L-RACE/offers/", {"mc_number": carrier.mc_number, "amount": "2000.00"}
+        )
+
+    responses = run_at_once([accept(c, k) for c, k in zip(clients, carriers, strict=True)])
+    assert all(not isinstance(r, Exception) for r in responses), responses
+    assert sorted(r.status_code for r in responses) == [200] + [409] * (THREADS - 1)
+    statuses = sorted(Negotiation.objects.values_list("status", flat=True))
+    assert statuses == [NegotiationStatus.BOOKED] + [NegotiationStatus.CLOSED] * (THREADS - 1)

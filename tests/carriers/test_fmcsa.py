@@ -55,7 +55,9 @@ def test_mc_spellings_are_normalised(fmcsa, sales_agent_client, spelling):
     assert response.json()["mc_number"] == "123456"
 
 
-@pytest.mark.parametrize("bad", ["MC", "123456789", "12a456", "MC--", "0", "١٢٣"])
+@pytest.mark.parametrize(
+    "bad", ["MC", "123456789", "12a456", "MC--", "0", "١٢٣", "-5", "MC-", "MC--5", "--5", "+5", "MC 5 5", "MC-0", "5-"]
+)
 def test_malformed_mc_is_a_400_and_fmcsa_is_not_called(fmcsa, sales_agent_client, bad):
     response = verify(sales_agent_client, bad)
     assert response.status_code == 400

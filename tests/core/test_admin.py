@@ -1,6 +1,9 @@
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
+from carriers.models import Load, Negotiation
+from core.models import RuntimeSetting
+from tests.carriers.factories import CarrierFactory, LoadFactory
 from tests.core.testapp.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +70,19 @@ def test_saving_a_form_opened_before_someone_elses_save_is_refused(admin_client)
     assert accepted.status_code == 302
     widget.refresh_from_db()
     assert widget.size == 4 and widget.version == 3
+
+
+def test_runtime_setting_added_in_the_admin_carries_its_description(admin_client):
+    response = admin_client.post("/admin/core/runtimesetting/add/", {"key": "FMCSA_CACHE_HOURS", "value": "12"})
+    assert response.status_code == 302
+    setting = RuntimeSetting.objects.get()
+    assert setting.value == 12 and setting.description.startswith("Hours a stored FMCSA verification")
+
+
+def test_delete_action_on_rows_others_reference_marks_them_deleted(admin_client):
+    """Soft delete touches nothing else, so nothing referencing the row blocks it."""
+    load = LoadFactory()
+    Negotiation.objects.create(load=load, carrier=CarrierFactory())
+    response = admin_client.post(f"/admin/carriers/load/{load.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert Load.all_objects.get(pk=load.pk).is_deleted

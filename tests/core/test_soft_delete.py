@@ -1,11 +1,16 @@
 import pytest
+from django.apps import apps
 from django.db import IntegrityError, transaction
 
+from carriers.models import Carrier, Load
 from core.context import current_request
 from core.errors import Conflict
-from core.models import StaleVersionError
+from core.models import SoftDeleteModel, SoftDeleteQuerySet, StaleVersionError
+from registry.models import Service
+from tests.carriers.factories import CarrierFactory, LoadFactory
 from tests.core.testapp.models import Widget
 from tests.factories import UserFactory
+from tests.registry.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +113,45 @@ def test_history_records_each_change():
     widget.delete()
     history = list(widget.history.order_by("history_date").values_list("history_type", "size", "version"))
     assert history == [("+", 1, 1), ("~", 2, 2), ("~", 2, 3)]
+
+
+# --- every soft-deletable model ---------------------------------------------------------------
+
+
+def soft_deletable_models():
+    return [model for model in apps.get_models() if issubclass(model, SoftDeleteModel)]
+
+
+def test_every_soft_deletable_model_shares_the_soft_delete_queryset_managers_and_meta():
+    models = soft_deletable_models()
+    assert {Widget, Carrier, Load, Service} <= set(models)
+    for model in models:
+        for manager in (model.objects, model.all_objects, model._base_manager):
+            assert isinstance(manager.all(), SoftDeleteQuerySet), (model, manager)
+        assert model._meta.base_manager_name == "all_objects", model
+        assert str(model.objects.all().query).count("deleted_at") >= 1, f"{model} objects shows deleted rows"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: Widget.objects.create(name=f"w{n}"),
+        lambda n: CarrierFactory(),
+        lambda n: LoadFactory(),
+        lambda n: ServiceFactory(),
+    ],
+    ids=["widget", "carrier", "load", "service"],
+)
+def test_bulk_delete_only_marks_rows(make):
+    rows = [make(n) for n in range(3)]
+    model = type(rows[0])
+    # select_related makes an outer join, on which PostgreSQL refuses a plain FOR UPDATE.
+    relation = next((f.name for f in model._meta.concrete_fields if f.is_relation and f.null), None)
+    queryset = model.objects.filter(pk__in=[row.pk for row in rows[:2]]).select_related(relation)
+    count, per_model = queryset.delete()
+    assert count == 2 and per_model == {model._meta.label: 2}
+    assert model.all_objects.count() == 3  # nothing removed
+    assert set(model.objects.values_list("pk", flat=True)) == {rows[2].pk}
+    assert all(row.deleted_at is not None for row in model.all_objects.filter(pk__in=[r.pk for r in rows[:2]]))
+    assert model.all_objects.filter(pk__in=[r.pk for r in rows[:2]]).restore() == 2
+    assert model.objects.count() == 3

@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from registry import services
 from registry.choices import ServiceStatus
-from registry.models import Dependency, Service
+from registry.models import Dependency, Service, Tag
 
 from .factories import ServiceFactory, chain
 
@@ -102,3 +103,53 @@ def test_check_now_probes_through_the_same_rules(admin_client, health_server):
     assert "up: HTTP 200, now healthy." in [str(m) for m in response.context["messages"]]
     up.refresh_from_db()
     assert (up.status, up.success_count) == (ServiceStatus.HEALTHY, 2)
+
+
+def test_adding_a_service_in_the_admin_goes_through_the_service(admin_client):
+    db = ServiceFactory(name="db")
+    url = reverse("admin:registry_service_add")
+    data = form_data(Service(name="App", build_type="custom", protocol="http", priority="high"))
+    refused = admin_client.post(url, {**data, "service_version": "v1"})
+    assert refused.status_code == 200 and "service_version" in refused.context["adminform"].form.errors
+    response = admin_client.post(url, {**data, "name": "app", "dependencies": [str(db.pk)]})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    app = Service.objects.get(name="app")
+    assert list(app.dependencies.values_list("name", flat=True)) == ["db"]
+    assert (app.status, app.enabled, app.created_by.is_superuser) == (ServiceStatus.UNKNOWN, True, True)
+
+
+def test_telemetry_while_the_admin_form_is_open_does_not_refuse_the_save(admin_client):
+    service = ServiceFactory(name="git")
+    page = admin_client.get(change_url(service))
+    assert page.status_code == 200
+    services.service_heartbeat(names=["git"])
+    services.service_record_health(service=service, passing=True)
+    response = admin_client.post(change_url(service), form_data(service, description="edited", expected_version=1))
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert service.description == "edited" and service.last_seen is not None and service.success_count == 1
+
+
+def test_restore_action_refuses_a_dependency_cycle_with_a_message(admin_client):
+    s = chain("a", "b", "c")
+    s["b"].delete()
+    services.service_add_dependency(service=s["c"], depends_on=s["a"])
+    response = admin_client.post(
+        reverse("admin:registry_service_changelist") + "?deleted=yes",
+        {"action": "restore_selected", "_selected_action": [str(s["b"].pk)]},
+        follow=True,
+    )
+    assert [str(m) for m in response.context["messages"]] == [
+        "b: Cannot restore: its dependencies would form a cycle a → b → c → a."
+    ]
+    assert Service.all_objects.get(name="b").is_deleted
+
+
+def test_tags_edited_in_the_admin_are_saved_through_the_service(admin_client):
+    service = ServiceFactory(name="git", tags=["vcs"])
+    mcp = Tag.objects.create(name="mcp")
+    response = admin_client.post(change_url(service), form_data(service, tags=[str(mcp.pk)], priority="low"))
+    assert response.status_code == 302
+    service.refresh_from_db()
+    assert list(service.tags.values_list("name", flat=True)) == ["mcp"]
+    assert (service.priority, service.version) == ("low", 2)  # one write

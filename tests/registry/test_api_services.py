@@ -229,3 +229,56 @@ def test_deleted_services_are_hidden_unless_asked_for(operator, member_client):
     assert list_names(operator, "?include_deleted=true") == ["gone"]
     assert list_names(member_client, "?include_deleted=true") == []
     assert operator.get(detail("gone")).status_code == 404
+
+
+def test_telemetry_between_read_and_edit_neither_conflicts_nor_is_overwritten(operator):
+    ServiceFactory(name="git")
+    read = operator.get(detail("git"))
+    assert read.status_code == 200
+    assert operator.post("/api/v1/registry/heartbeat/", {"names": ["git"]}).status_code == 200
+    for _ in range(2):
+        assert operator.post(detail("git") + "health/", {"status": "passing", "response_time_ms": 7}).status_code == 200
+    response = operator.patch(detail("git"), {"description": "edited", "version": read.data["version"]})
+    assert response.status_code == 200, response.data
+    body = response.data
+    assert body["description"] == "edited" and body["version"] == read.data["version"] + 1
+    assert body["last_seen"] is not None and body["last_health_check"] is not None
+    assert (body["status"], body["success_count"], body["consecutive_successes"], body["response_time_ms"]) == (
+        "healthy",
+        2,
+        2,
+        7,
+    )
+
+
+def test_a_misspelt_field_is_a_400_naming_it_and_registers_nothing(operator):
+    response = operator.post(URL, {"name": "git", "is_required": True})
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"is_required": ["This field is not known to this endpoint."]}
+    assert not Service.all_objects.exists()
+    assert operator.post(URL, {"name": "git", "required": True}).json()["required"] is True
+
+
+def test_restoring_into_a_dependency_cycle_is_a_409_naming_it(operator):
+    s = chain("a", "b", "c")
+    s["b"].delete()
+    assert operator.post(f"{URL}c/dependencies/", {"name": "a"}).status_code == 201
+    response = operator.post(detail("b") + "restore/")
+    assert response.status_code == 409
+    assert response.json()["code"] == "dependency_cycle" and "a → b → c → a" in response.json()["detail"]
+    assert Service.all_objects.get(name="b").is_deleted
+
+
+def test_an_edit_sending_back_the_status_it_read_keeps_the_checks_verdict(operator):
+    ServiceFactory(name="git", status=ServiceStatus.HEALTHY)
+    read = operator.get(detail("git")).data
+    for _ in range(3):  # the checks flip it meanwhile
+        operator.post(detail("git") + "health/", {"status": "failing"})
+    echoed = {name: read[name] for name in ("name", "status", "enabled", "priority")}
+    response = operator.patch(detail("git"), {**echoed, "description": "edited", "version": read["version"]})
+    assert response.status_code == 200, response.data
+    assert (response.data["status"], response.data["description"]) == ("unhealthy", "edited")
+    assert operator.patch(detail("git"), {"status": "healthy"}).data["status"] == "unhealthy"
+    ServiceFactory(name="new")
+    refused = operator.patch(detail("new"), {"status": "healthy"})
+    assert refused.status_code == 400 and "status" in refused.json()["fields"]

@@ -2,8 +2,8 @@
 parallel against row locks and the advisory lock; on SQLite the IMMEDIATE transactions queue them."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
+from core.errors import Invalid
 from registry import services
 from registry.models import Dependency, Service
 from tests.concurrency import errors_of, run_at_once
@@ -32,7 +32,7 @@ def test_concurrent_health_reports_lose_no_counts():
     assert errors == []
     service.refresh_from_db()
     assert service.success_count == service.failure_count == reports_per_thread * threads // 2
-    assert service.version == 1 + reports_per_thread * threads
+    assert service.version == 1  # reports are telemetry, not edits
     assert service.consecutive_successes + service.consecutive_failures >= 1
 
 
@@ -49,8 +49,8 @@ def test_concurrent_heartbeats_and_reports_keep_every_count():
 
     assert run_in_threads([heartbeats, reports, heartbeats, reports]) == []
     service.refresh_from_db()
-    assert service.success_count == 40
-    assert service.version == 1 + 80
+    assert service.success_count == 40 and service.last_seen is not None
+    assert service.version == 1
 
 
 def test_concurrent_opposite_dependencies_cannot_both_pass_the_cycle_check():
@@ -63,5 +63,5 @@ def test_concurrent_opposite_dependencies_cannot_both_pass_the_cycle_check():
             lambda: services.service_add_dependency(service=c, depends_on=a),
         ]
     )
-    assert len(errors) == 1 and isinstance(errors[0], ValidationError)
+    assert len(errors) == 1 and isinstance(errors[0], Invalid)
     assert Dependency.objects.count() == 2

@@ -1,8 +1,9 @@
 import pytest
-from django.core.exceptions import ValidationError
 
 from core import runtime
+from core.errors import Conflict, Invalid
 from core.models import RuntimeSetting
+from core.services import object_restore
 from registry import services
 from registry.choices import ServiceStatus
 from registry.models import Dependency, Service
@@ -62,11 +63,11 @@ def test_thresholds_are_runtime_settings():
     assert report(ServiceFactory(status=ServiceStatus.HEALTHY), False).status == ServiceStatus.UNHEALTHY
 
 
-def test_health_report_bumps_version_and_records_response_time_and_status_flips_in_history():
+def test_health_report_keeps_version_and_records_response_time_and_status_flips_in_history():
     service = ServiceFactory()
     version = service.version
     service = services.service_record_health(service=service, passing=True, response_time_ms=42)
-    assert service.version == version + 1
+    assert service.version == version  # telemetry: an operator's pending edit stays valid
     assert service.response_time_ms == 42
     assert service.last_health_check is not None
     service = services.service_record_health(service=service, passing=True)
@@ -98,11 +99,29 @@ def test_maintenance_in_and_out():
 
 def test_operators_cannot_set_health_statuses_by_hand():
     service = ServiceFactory()
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(Invalid) as exc:
         services.service_update(service=service, status=ServiceStatus.HEALTHY)
-    assert "status" in exc.value.message_dict
-    with pytest.raises(ValidationError):
+    assert "status" in exc.value.fields
+    with pytest.raises(Invalid):
         services.service_create(name="x", status=ServiceStatus.UNHEALTHY)
+    with pytest.raises(Invalid) as exc:
+        services.service_create(name="y", status=ServiceStatus.DISABLED, enabled=True)
+    assert "enabled" in exc.value.fields
+    assert not Service.objects.filter(name__in=["x", "y"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"enabled": False}, (False, ServiceStatus.DISABLED)),
+        ({"status": ServiceStatus.DISABLED}, (False, ServiceStatus.DISABLED)),
+        ({"status": ServiceStatus.MAINTENANCE}, (True, ServiceStatus.MAINTENANCE)),
+        ({}, (True, ServiceStatus.UNKNOWN)),
+    ],
+)
+def test_new_services_follow_the_same_status_rules(fields, expected):
+    service = services.service_create(name="new", **fields)
+    assert (service.enabled, service.status) == expected
 
 
 # --- heartbeats ----------------------------------------------------------------------------
@@ -127,7 +146,7 @@ def test_heartbeat_ignores_deleted_services_and_duplicates():
     assert (result.seen, result.unknown) == (["live"], ["gone"])
     live.refresh_from_db()
     gone.refresh_from_db()
-    assert live.last_seen is not None and live.version == version + 1
+    assert live.last_seen is not None and live.version == version  # telemetry keeps the version
     assert gone.last_seen is None
 
 
@@ -136,26 +155,26 @@ def test_heartbeat_ignores_deleted_services_and_duplicates():
 
 def test_direct_cycle_is_refused_and_named():
     s = chain("a", "b")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(Invalid) as exc:
         services.service_add_dependency(service=s["b"], depends_on=s["a"])
-    assert "b → a → b" in str(exc.value)
-    assert exc.value.error_dict["name"][0].code == "dependency_cycle"
+    assert "b → a → b" in exc.value.fields["name"][0]
+    assert exc.value.code == "dependency_cycle"
 
 
 def test_long_cycle_is_refused_and_named_in_order():
     s = chain("a", "b", "c", "d", "e")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(Invalid) as exc:
         services.service_add_dependency(service=s["e"], depends_on=s["a"])
-    assert "e → a → b → c → d → e" in str(exc.value)
+    assert "e → a → b → c → d → e" in exc.value.fields["name"][0]
     assert not Dependency.objects.filter(service=s["e"]).exists()
 
 
 def test_self_dependency_is_refused():
     service = ServiceFactory(name="solo")
-    with pytest.raises(ValidationError) as exc:
+    with pytest.raises(Invalid) as exc:
         services.service_add_dependency(service=service, depends_on=service)
-    assert exc.value.error_dict["name"][0].code == "self_dependency"
-    assert "solo → solo" in str(exc.value)
+    assert exc.value.code == "self_dependency"
+    assert "solo → solo" in exc.value.fields["name"][0]
 
 
 def test_diamond_is_not_a_cycle_and_adding_twice_is_harmless():
@@ -172,8 +191,12 @@ def test_deleted_services_do_not_block_new_edges_but_restoring_into_a_cycle_is_r
     s["b"].delete()
     services.service_add_dependency(service=s["c"], depends_on=s["a"])  # a → b is gone with b
     b = Service.all_objects.get(pk=s["b"].pk)
-    with pytest.raises(ValidationError, match="cycle"):
-        b.restore()
+    with pytest.raises(Conflict, match="a → b → c → a"):
+        object_restore(instance=b)
+    assert Service.all_objects.get(pk=b.pk).is_deleted
+    # Bulk restore goes through the same rule.
+    with pytest.raises(Conflict, match="cycle"):
+        Service.all_objects.filter(pk=b.pk).restore()
     assert Service.all_objects.get(pk=b.pk).is_deleted
 
 
@@ -184,5 +207,29 @@ def test_set_dependencies_adds_and_removes_through_the_same_rules():
     assert sorted(s["app"].dependencies.values_list("name", flat=True)) == ["cache", "queue"]
     assert not s["app"].dependencies.filter(name="db").exists()
     services.service_add_dependency(service=cache, depends_on=s["db"])
-    with pytest.raises(ValidationError, match="db → app → cache → db"):
+    with pytest.raises(Invalid) as exc:
         services.service_set_dependencies(service=s["db"], depends_on=[s["app"]])
+    assert exc.value.fields == {
+        "dependencies": ["db cannot depend on app: that would create a cycle db → app → cache → db."]
+    }
+
+
+def test_a_save_from_a_copy_read_before_telemetry_keeps_the_telemetry():
+    service = ServiceFactory(name="git")
+    stale = Service.objects.get(pk=service.pk)
+    services.service_heartbeat(names=["git"])
+    services.service_record_health(service=service, passing=False, response_time_ms=9)
+    stale.description = "edited"
+    stale.save()  # no conflict: telemetry did not change the version
+    service.refresh_from_db()
+    assert service.description == "edited" and service.last_seen is not None
+    assert (service.failure_count, service.consecutive_failures, service.response_time_ms) == (1, 1, 9)
+    assert service.last_health_check is not None
+
+
+def test_sending_a_service_back_to_unknown_starts_the_check_runs_over():
+    service = report(ServiceFactory(name="git"), True, True)
+    service = services.service_set_maintenance(service=service, maintenance=True)
+    service = services.service_set_maintenance(service=service, maintenance=False)
+    service.refresh_from_db()
+    assert (service.status, service.consecutive_successes, service.success_count) == (ServiceStatus.UNKNOWN, 0, 2)

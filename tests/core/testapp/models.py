@@ -11,7 +11,7 @@ class Widget(SoftDeleteModel):
     name = models.CharField(max_length=50)
     size = models.PositiveIntegerField(default=1)
 
-    class Meta:
+    class Meta(SoftDeleteModel.Meta):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
