@@ -204,10 +204,12 @@ def post_create(
     tags: Iterable[str] = (),
     status: str = PostStatus.PUBLISHED,
     pinned: bool = False,
+    actor=None,
 ) -> Post:
+    """``actor`` is who writes it when not the author (a moderator in the admin)."""
     if status not in (PostStatus.DRAFT, PostStatus.PUBLISHED):
         raise Invalid({"status": ["A new post is a draft or published."]})
-    if pinned and not is_moderator(author):
+    if pinned and not is_moderator(actor or author):
         raise Forbidden("Only moderators pin posts.", code="not_moderator")
     post = Post(
         author=author,
