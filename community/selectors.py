@@ -80,7 +80,11 @@ def reply_tree(*, post: Post, user=None) -> list[tuple[Reply, int]]:
     """Every reply of ``post`` as ``(reply, depth)`` in tree order (each reply followed by its
     answers, oldest first), in one query whatever the size of the tree. A deleted reply is
     kept as a placeholder only while it has visible answers, so threads do not break."""
-    replies = Reply.all_objects.filter(post=post).select_related("author").order_by("created_at", "id")
+    replies = (
+        Reply.all_objects.filter(post=post)
+        .select_related("author", "created_by", "updated_by")
+        .order_by("created_at", "id")
+    )
     if user is not None and user.is_authenticated:
         mine = Vote.objects.filter(reply=OuterRef("pk"), user=user).values("value")[:1]
         replies = replies.annotate(my_vote=Subquery(mine))
