@@ -9,7 +9,7 @@ from django.db.models import Case, F, FloatField, IntegerField, OuterRef, Prefet
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 
 from .choices import PostStatus
-from .models import Post, Reply, Tag, UseCase, UseCaseDetail, Vote
+from .models import Post, Reply, Tag, UseCase, Vote
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LATITUDE = 111.32
@@ -117,9 +117,8 @@ def reply_tree(*, post: Post, user=None) -> list[tuple[Reply, int]]:
 
 
 def use_case_queryset() -> QuerySet:
-    return UseCase.all_objects.select_related("created_by", "updated_by", "deleted_by").prefetch_related(
-        Prefetch("tags", queryset=Tag.objects.only("id", "name")),
-        Prefetch("detail", queryset=UseCaseDetail.objects.all()),
+    return UseCase.all_objects.select_related("created_by", "updated_by", "deleted_by", "detail").prefetch_related(
+        Prefetch("tags", queryset=Tag.objects.only("id", "name"))
     )
 
 

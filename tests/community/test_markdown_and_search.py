@@ -10,6 +10,7 @@ from community import markdown
 from .conftest import POSTS
 from .factories import PostFactory
 
+
 def test_the_safety_check_itself_catches_dangerous_html():
     for dangerous in ('<a href="javascript:alert(1)">x</a>', '<img src="x" onerror="alert(1)">', "<script></script>"):
         with pytest.raises(AssertionError):
