@@ -480,7 +480,8 @@ def _send_emails(subject: str, text: str, recipients: list[str]) -> None:
 
 @transaction.atomic
 def subscription_follow(*, user, post: Post) -> tuple[Subscription, bool]:
-    if post.is_deleted:
+    hidden_draft = post.status == PostStatus.DRAFT and post.author_id != user.pk and not is_moderator(user)
+    if post.is_deleted or hidden_draft:
         raise NotFound("No such post.")
     try:
         with transaction.atomic():

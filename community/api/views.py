@@ -242,7 +242,9 @@ class ReplyViewSet(ModeratedViewSet):
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        reply = services.reply_update(reply=serializer.instance, actor=self.request.user, body=data.get("body", ""))
+        reply = serializer.instance
+        if "body" in data:  # a PATCH without a body changes nothing
+            reply = services.reply_update(reply=reply, actor=self.request.user, body=data["body"])
         serializer.instance = self.fresh(reply)
 
     @extend_schema(request=VoteInputSerializer, responses=VoteResultSerializer)

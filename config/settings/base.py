@@ -246,3 +246,11 @@ EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="community@localhost")
+
+# Community choice sets named apart in the OpenAPI schema (several components have a "status").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "CommunityPostStatusEnum": "community.choices.PostStatus",
+    "CommunityReportStatusEnum": "community.choices.ReportStatus",
+    "CommunityUseCaseStatusEnum": "community.choices.UseCaseStatus",
+}

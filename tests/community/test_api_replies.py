@@ -156,3 +156,10 @@ def test_moderator_hides_and_restores_a_reply(member, moderator):
     assert Post.objects.get(pk=reply.post_id).reply_count == 0
     assert moderator.post(reply_url(reply, "restore/")).status_code == 200
     assert Post.objects.get(pk=reply.post_id).reply_count == 1
+
+
+def test_patch_without_a_body_changes_nothing(author):
+    reply = ReplyFactory(author=author.user)
+    response = author.patch(reply_url(reply), {})
+    assert response.status_code == 200
+    assert response.data["version"] == 1

@@ -189,3 +189,9 @@ def test_report_queue_query_count_does_not_grow(make_client, moderator, django_a
 def test_preferences_need_a_boolean(member):
     assert member.put(f"{NOTIFICATIONS}preferences/", {"email_on_reply": "maybe"}).status_code == 400
     assert not NotificationPreference.objects.exists()
+
+
+def test_nobody_follows_someone_elses_draft(member, author):
+    draft = PostFactory(author=author.user, status="draft")
+    assert member.post(SUBSCRIPTIONS, {"post": str(draft.pk)}).status_code == 404
+    assert not Subscription.objects.filter(user=member.user).exists()
