@@ -553,7 +553,7 @@ def report_create(
 def report_resolve(*, report: Report, resolution: str, actor, note: str = "") -> Report:
     """``hide`` hides the reported content (and closes every open report on it); ``dismiss``
     closes this report and leaves the content as it is."""
-    report = Report.objects.select_for_update().select_related("post", "reply").get(pk=report.pk)
+    report = Report.objects.select_for_update(of=("self",)).select_related("post", "reply").get(pk=report.pk)
     if report.status != ReportStatus.OPEN:
         raise Conflict("This report is already resolved.", code="report_resolved")
     if resolution not in ReportResolution.values:

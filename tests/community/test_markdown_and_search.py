@@ -124,3 +124,15 @@ def test_postgres_search_matches_words_not_substrings_and_understands_websearch_
 @pytest.mark.django_db
 def test_search_rejects_nul(member):
     assert member.get(POSTS, {"q": "a\x00b"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_search_index_exists_only_on_postgresql():
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'community_post_search_gin'")
+            (definition,) = cursor.fetchone()
+            assert "USING gin" in definition and "setweight" in definition
+        else:
+            names = set(connection.introspection.get_constraints(cursor, "community_post"))
+            assert "community_post_search_gin" not in names
