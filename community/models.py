@@ -114,7 +114,8 @@ class Reply(ModeratedContent):
     EDITABLE_FIELDS = ("body", "body_html")
 
     def __str__(self):
-        return f"Reply by {self.author_id} on {self.post_id}"
+        excerpt = " ".join(self.body.split())[:60]
+        return f"{excerpt}…" if len(self.body) > 60 else excerpt
 
 
 class Vote(models.Model):

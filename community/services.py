@@ -529,7 +529,7 @@ def report_create(
     if (post is None) == (reply is None):
         raise Invalid({"non_field_errors": ["Report exactly one post or one reply."]})
     target = post or reply
-    if target.is_deleted:
+    if target.is_deleted or (reply is not None and reply.post.is_deleted):
         raise NotFound(f"No such {target._meta.verbose_name}.")
     if reason not in ReportReason.values:
         raise Invalid({"reason": [f"Unknown reason {reason!r}; one of {', '.join(ReportReason.values)}."]})

@@ -195,3 +195,11 @@ def test_nobody_follows_someone_elses_draft(member, author):
     draft = PostFactory(author=author.user, status="draft")
     assert member.post(SUBSCRIPTIONS, {"post": str(draft.pk)}).status_code == 404
     assert not Subscription.objects.filter(user=member.user).exists()
+
+
+def test_replies_of_a_hidden_post_cannot_be_reported(member):
+    reply = ReplyFactory()
+    reply.post.delete()
+    response = member.post(REPORTS, {"reply": str(reply.pk), "reason": "spam"})
+    assert response.status_code == 404
+    assert not Report.objects.exists()
