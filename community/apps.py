@@ -3,4 +3,8 @@ from django.apps import AppConfig
 
 class CommunityConfig(AppConfig):
     name = "community"
-    demo_fixtures = ()
+    verbose_name = "Community"
+    demo_fixtures = ("community_demo",)
+
+    def ready(self):
+        from . import services  # noqa: F401  (registers the soft delete and restore rules)

@@ -253,3 +253,21 @@ REGISTRY_SUCCESSES_BEFORE_HEALTHY = env.int("REGISTRY_SUCCESSES_BEFORE_HEALTHY",
 REGISTRY_STALE_MINUTES = env.int("REGISTRY_STALE_MINUTES", default=10)
 
 RUNTIME_SETTINGS_CACHE_SECONDS = env.int("RUNTIME_SETTINGS_CACHE_SECONDS", default=60)
+
+# --- Email (community reply notifications) -----------------------------------------------
+# The console backend prints messages in development; set an SMTP backend and host in production.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("DJANGO_EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="community@localhost")
+
+# Community choice sets named apart in the OpenAPI schema (several components have a "status").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "CommunityPostStatusEnum": "community.choices.PostStatus",
+    "CommunityReportStatusEnum": "community.choices.ReportStatus",
+    "CommunityUseCaseStatusEnum": "community.choices.UseCaseStatus",
+}

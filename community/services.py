@@ -1,0 +1,659 @@
+"""Every write of the community app. The API, the admin and commands call these functions, so
+a rule (one vote per member, no replies on a closed post, who may choose a best answer) holds
+whichever way a change comes in.
+
+Counters on posts and replies (score, views, replies) change only through ``UPDATE ... SET
+x = x + n`` in the transaction of the change that moves them, never through ``save()`` of a
+copy read earlier, so concurrent writers never lose a count.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.context import get_current_user
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.services import on_delete, on_restore
+
+from . import markdown
+from .choices import (
+    REPLYABLE_STATUSES,
+    NotificationKind,
+    PostStatus,
+    ReportReason,
+    ReportResolution,
+    ReportStatus,
+)
+from .models import (
+    ModeratedContent,
+    Notification,
+    NotificationPreference,
+    Post,
+    PostView,
+    Reply,
+    Report,
+    Subscription,
+    Tag,
+    UseCase,
+    UseCaseDetail,
+    Vote,
+    validate_tag_name,
+)
+from .schemas import DETAIL_SCHEMAS, detail_errors
+
+logger = logging.getLogger(__name__)
+
+MODERATE_PERM = "community.moderate_post"
+MAX_TAGS = 10
+
+
+def is_moderator(user) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm(MODERATE_PERM))
+
+
+def can_edit(user, obj) -> bool:
+    """Authors edit and delete their own content; moderators anything."""
+    owner_id = obj.author_id if hasattr(obj, "author_id") else obj.created_by_id
+    return is_moderator(user) or (user is not None and owner_id == user.pk)
+
+
+def _require_edit(user, obj) -> None:
+    if not can_edit(user, obj):
+        raise Forbidden(f"Only the author or a moderator may change this {obj._meta.verbose_name}.", code="not_author")
+
+
+def _full_clean(instance, exclude=()) -> None:
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise Invalid.from_django(exc) from None
+
+
+def _tags(names: Iterable[str]) -> list[Tag]:
+    cleaned = sorted({str(name).strip().lower() for name in names if str(name).strip()})
+    if len(cleaned) > MAX_TAGS:
+        raise Invalid({"tags": [f"At most {MAX_TAGS} tags."]})
+    for name in cleaned:
+        try:
+            validate_tag_name(name)
+        except ValidationError as exc:
+            raise Invalid({"tags": [f"{name!r}: {message}" for message in exc.messages]}) from None
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=cleaned)}
+    for name in cleaned:
+        if name not in existing:
+            existing[name], _ = Tag.objects.get_or_create(name=name)
+    return [existing[name] for name in cleaned]
+
+
+def _require_text(field: str, value: str) -> str:
+    if not value or not value.strip():
+        raise Invalid({field: ["This field may not be blank."]})
+    return value
+
+
+def _lock(model, pk):
+    try:
+        return model.all_objects.select_for_update().get(pk=pk)
+    except model.DoesNotExist:
+        raise NotFound(f"No such {model._meta.verbose_name}.") from None
+
+
+def _save_fields(instance, fields: Iterable[str]) -> None:
+    """Save only these fields (plus the audit fields), so counters kept by UPDATEs are never
+    overwritten from this copy."""
+    instance.save(update_fields=list(dict.fromkeys(fields)))
+
+
+# --- Soft delete with a reason --------------------------------------------------------------
+
+
+def _mark_deleted(instance: ModeratedContent, reason: str) -> None:
+    instance.deleted_at = timezone.now()
+    instance.deleted_by = get_current_user()
+    instance.deleted_reason = reason[:500]
+    instance.save(update_fields=["deleted_at", "deleted_by", "deleted_reason"])
+
+
+def _default_reason(instance) -> str:
+    user = get_current_user()
+    owner_id = getattr(instance, "author_id", None) or instance.created_by_id
+    if user is not None and user.pk == owner_id:
+        return "Deleted by its author."
+    return "Deleted by a moderator."
+
+
+@on_delete(Post)
+def post_delete(*, instance: Post, reason: str | None = None) -> None:
+    _mark_deleted(instance, reason or _default_reason(instance))
+
+
+@on_delete(UseCase)
+def use_case_delete(*, instance: UseCase, reason: str | None = None) -> None:
+    _mark_deleted(instance, reason or _default_reason(instance))
+
+
+@on_delete(Reply)
+def reply_delete(*, instance: Reply, reason: str | None = None) -> None:
+    was_best = instance.is_best_answer
+    if was_best:
+        instance.is_best_answer = False
+        Reply.all_objects.filter(pk=instance.pk).update(is_best_answer=False)
+    _mark_deleted(instance, reason or _default_reason(instance))
+    changes = {"reply_count": F("reply_count") - 1}
+    if was_best:
+        changes["has_best_answer"] = False
+    Post.all_objects.filter(pk=instance.post_id).update(**changes)
+
+
+def _restore(instance: ModeratedContent) -> None:
+    instance.validate_restorable()
+    instance.deleted_at = None
+    instance.deleted_by = None
+    instance.deleted_reason = ""
+    instance.save(update_fields=["deleted_at", "deleted_by", "deleted_reason"])
+
+
+@on_restore(Post)
+def post_restore(*, instance: Post) -> None:
+    _restore(instance)
+
+
+@on_restore(UseCase)
+def use_case_restore(*, instance: UseCase) -> None:
+    _restore(instance)
+
+
+@on_restore(Reply)
+def reply_restore(*, instance: Reply) -> None:
+    _restore(instance)
+    Post.all_objects.filter(pk=instance.post_id).update(reply_count=F("reply_count") + 1)
+
+
+@transaction.atomic
+def content_hide(*, instance: ModeratedContent, reason: str) -> ModeratedContent:
+    """A moderator hides a post, reply or use case: a soft delete that records why."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid({"reason": ["Say why the content is hidden."]})
+    instance = _lock(type(instance), instance.pk)
+    if instance.is_deleted:
+        raise Conflict(f"This {instance._meta.verbose_name} is already hidden or deleted.", code="already_hidden")
+    hook = {Post: post_delete, Reply: reply_delete, UseCase: use_case_delete}[type(instance)]
+    hook(instance=instance, reason=f"Hidden by a moderator: {reason}")
+    return instance
+
+
+# --- Posts ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def post_create(
+    *,
+    author,
+    title: str,
+    body: str,
+    category: str | None = None,
+    tags: Iterable[str] = (),
+    status: str = PostStatus.PUBLISHED,
+    pinned: bool = False,
+    actor=None,
+) -> Post:
+    """``actor`` is who writes it when not the author (a moderator in the admin)."""
+    if status not in (PostStatus.DRAFT, PostStatus.PUBLISHED):
+        raise Invalid({"status": ["A new post is a draft or published."]})
+    if pinned and not is_moderator(actor or author):
+        raise Forbidden("Only moderators pin posts.", code="not_moderator")
+    post = Post(
+        author=author,
+        title=_require_text("title", title).strip(),
+        body=_require_text("body", body),
+        body_html=markdown.render(body),
+        status=status,
+        pinned=pinned,
+    )
+    if category is not None:
+        post.category = category
+    _full_clean(post)
+    tag_rows = _tags(tags)
+    post.save()
+    post.tags.set(tag_rows)
+    Subscription.objects.create(user=author, post=post)
+    return post
+
+
+@transaction.atomic
+def post_update(*, post: Post, actor, tags: Iterable[str] | None = None, **fields) -> Post:
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    _require_edit(actor, post)
+    unknown = set(fields) - {"title", "body", "category", "status", "pinned"}
+    if unknown:
+        raise Invalid({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    moderator = is_moderator(actor)
+    if "pinned" in fields and fields["pinned"] != post.pinned and not moderator:
+        raise Forbidden("Only moderators pin posts.", code="not_moderator")
+    publishing = post.status == PostStatus.DRAFT and fields.get("status") == PostStatus.PUBLISHED
+    if "status" in fields and fields["status"] != post.status and not moderator and not publishing:
+        raise Forbidden("Authors publish their drafts; closing, reopening and archiving are for moderators.")
+    if not moderator and post.status in (PostStatus.CLOSED, PostStatus.ARCHIVED):
+        raise Conflict(f"This post is {post.status}; only moderators may change it.", code="post_closed")
+    changed = []
+    for name, value in fields.items():
+        if name in ("title", "body"):
+            value = _require_text(name, value)
+            value = value.strip() if name == "title" else value
+        if getattr(post, name) != value:
+            setattr(post, name, value)
+            changed.append(name)
+    if "body" in changed:
+        post.body_html = markdown.render(post.body)
+        changed.append("body_html")
+    if "status" in changed and post.status == PostStatus.PUBLISHED and post.reply_count == 0:
+        post.last_activity_at = timezone.now()
+        changed.append("last_activity_at")
+    _full_clean(post)
+    if changed:
+        _save_fields(post, changed)
+    if tags is not None:
+        post.tags.set(_tags(tags))
+    return post
+
+
+@transaction.atomic
+def post_set_status(*, post: Post, status: str) -> Post:
+    """Close, reopen or archive (moderators)."""
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    if status not in PostStatus.values:
+        raise Invalid({"status": [f"Unknown status {status!r}."]})
+    if post.status != status:
+        post.status = status
+        _save_fields(post, ["status"])
+    return post
+
+
+@transaction.atomic
+def post_set_pinned(*, post: Post, pinned: bool) -> Post:
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    if post.pinned != pinned:
+        post.pinned = pinned
+        _save_fields(post, ["pinned"])
+    return post
+
+
+def post_view(*, post: Post, user) -> bool:
+    """Count one view of ``post`` by ``user`` today. True when counted, False when this member
+    had already been counted today. The row insert and the counter move in one transaction;
+    the unique (post, user, day) row makes concurrent calls count once."""
+    today = timezone.localdate()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                PostView.objects.create(post=post, user=user, day=today)
+        except IntegrityError:
+            return False
+        Post.all_objects.filter(pk=post.pk).update(view_count=F("view_count") + 1)
+    return True
+
+
+# --- Votes ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    score: int
+    value: int  # the member's vote now: 1, -1 or 0 for none
+
+
+def _vote(*, user, target_model, target_pk, value) -> VoteResult:
+    if value not in (1, -1, 0) or isinstance(value, bool):
+        raise Invalid({"value": ["A vote is 1 (up), -1 (down) or 0 (remove my vote)."]})
+    # Locking the voted row queues every vote on it, so reading the member's current vote,
+    # writing the new one and moving the score by the difference happen as one step.
+    target = _lock(target_model, target_pk)
+    post = target if target_model is Post else target.post
+    if target.is_deleted or post.is_deleted or post.status == PostStatus.DRAFT:
+        raise NotFound(f"No such {target_model._meta.verbose_name}.")
+    if target.author_id == user.pk:
+        raise Invalid({"value": ["You cannot vote on your own content."]}, code="own_content")
+    if post.status == PostStatus.ARCHIVED:
+        raise Conflict("This post is archived; votes are closed.", code="post_archived")
+    key = {"post": target} if target_model is Post else {"reply": target}
+    existing = Vote.objects.filter(user=user, **key).first()
+    old = existing.value if existing else 0
+    if value != old:
+        if value == 0:
+            existing.delete()
+        elif existing is not None:
+            Vote.objects.filter(pk=existing.pk).update(value=value, updated_at=timezone.now())
+        else:
+            Vote.objects.create(user=user, value=value, **key)
+        target_model.all_objects.filter(pk=target.pk).update(score=F("score") + (value - old))
+        target.refresh_from_db(fields=["score"])
+    return VoteResult(score=target.score, value=value)
+
+
+@transaction.atomic
+def post_vote(*, post: Post, user, value: int) -> VoteResult:
+    return _vote(user=user, target_model=Post, target_pk=post.pk, value=value)
+
+
+@transaction.atomic
+def reply_vote(*, reply: Reply, user, value: int) -> VoteResult:
+    return _vote(user=user, target_model=Reply, target_pk=reply.pk, value=value)
+
+
+# --- Best answer ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def post_set_best_answer(*, post: Post, reply: Reply, actor) -> Post:
+    """Only the post's author or a moderator; only a live reply of this post; replaces any
+    previous best answer."""
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    if not (is_moderator(actor) or post.author_id == actor.pk):
+        raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
+    reply = Reply.all_objects.filter(pk=reply.pk).first()
+    if reply is None or reply.is_deleted:
+        raise Invalid({"reply": ["No such reply."]})
+    if reply.post_id != post.pk:
+        raise Invalid({"reply": ["This reply belongs to another post."]}, code="reply_of_other_post")
+    if reply.is_best_answer:
+        return post
+    Reply.all_objects.filter(post=post, is_best_answer=True).update(is_best_answer=False)
+    Reply.all_objects.filter(pk=reply.pk).update(is_best_answer=True)
+    Post.all_objects.filter(pk=post.pk).update(has_best_answer=True)
+    post.has_best_answer = True
+    if reply.author_id != actor.pk:
+        Notification.objects.create(
+            recipient_id=reply.author_id, kind=NotificationKind.BEST_ANSWER, post=post, reply=reply, actor=actor
+        )
+    return post
+
+
+@transaction.atomic
+def post_clear_best_answer(*, post: Post, actor) -> Post:
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    if not (is_moderator(actor) or post.author_id == actor.pk):
+        raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
+    Reply.all_objects.filter(post=post, is_best_answer=True).update(is_best_answer=False)
+    Post.all_objects.filter(pk=post.pk).update(has_best_answer=False)
+    post.has_best_answer = False
+    return post
+
+
+# --- Replies --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reply_create(*, post: Post, author, body: str, parent: Reply | None = None) -> Reply:
+    # The post row is locked so a reply never lands on a post being closed at the same moment.
+    post = _lock(Post, post.pk)
+    if post.is_deleted:
+        raise NotFound("No such post.")
+    if post.status not in REPLYABLE_STATUSES:
+        raise Conflict(
+            f"This post is {post.get_status_display().lower()}; it takes no new replies.", code="post_not_open"
+        )
+    if parent is not None:
+        if parent.post_id != post.pk:
+            raise Invalid({"parent": ["The reply answered belongs to another post."]}, code="parent_of_other_post")
+        if parent.is_deleted:
+            raise Invalid({"parent": ["The reply answered has been deleted."]})
+    reply = Reply(post=post, author=author, parent=parent, body=_require_text("body", body))
+    reply.body_html = markdown.render(body)
+    _full_clean(reply, exclude=["post", "author", "parent"])
+    reply.save()
+    now = timezone.now()
+    Post.all_objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_activity_at=now)
+    _notify_followers(post=post, reply=reply, author=author)
+    return reply
+
+
+@transaction.atomic
+def reply_update(*, reply: Reply, actor, body: str) -> Reply:
+    reply = _lock(Reply, reply.pk)
+    if reply.is_deleted:
+        raise NotFound("No such reply.")
+    _require_edit(actor, reply)
+    if not is_moderator(actor) and reply.post.status in (PostStatus.CLOSED, PostStatus.ARCHIVED):
+        raise Conflict(f"This post is {reply.post.status}; its replies can no longer be edited.", code="post_closed")
+    body = _require_text("body", body)
+    if body != reply.body:
+        reply.body = body
+        reply.body_html = markdown.render(body)
+        _save_fields(reply, ["body", "body_html"])
+    return reply
+
+
+# --- Follows and notifications --------------------------------------------------------------
+
+
+def _notify_followers(*, post: Post, reply: Reply, author) -> int:
+    """One notification row per follower except the reply's author, in one INSERT; emails to
+    those who opted in, sent once the reply is committed."""
+    followers = list(Subscription.objects.filter(post=post).exclude(user=author).values_list("user_id", flat=True))
+    if not followers:
+        return 0
+    Notification.objects.bulk_create(
+        [
+            Notification(recipient_id=user_id, kind=NotificationKind.REPLY, post=post, reply=reply, actor=author)
+            for user_id in followers
+        ]
+    )
+    emails = list(
+        get_user_model()
+        .objects.filter(pk__in=followers, community_preference__email_on_reply=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if emails:
+        subject = f"New reply to “{post.title}”"
+        text = f"{author.get_username()} replied to “{post.title}”:\n\n{reply.body}\n"
+        transaction.on_commit(lambda: _send_emails(subject, text, emails))
+    return len(followers)
+
+
+def _send_emails(subject: str, text: str, recipients: list[str]) -> None:
+    messages = [(subject, text, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients]
+    try:
+        mail.send_mass_mail(messages, fail_silently=False)
+    except Exception:  # the reply is committed; a mail outage is logged, not turned into an error
+        logger.exception("Sending %d reply notification email(s) failed", len(messages))
+
+
+@transaction.atomic
+def subscription_follow(*, user, post: Post) -> tuple[Subscription, bool]:
+    hidden_draft = post.status == PostStatus.DRAFT and post.author_id != user.pk and not is_moderator(user)
+    if post.is_deleted or hidden_draft:
+        raise NotFound("No such post.")
+    try:
+        with transaction.atomic():
+            return Subscription.objects.get_or_create(user=user, post=post)
+    except IntegrityError:  # followed at the same moment by another request of this member
+        return Subscription.objects.get(user=user, post=post), False
+
+
+@transaction.atomic
+def subscription_unfollow(*, user, post: Post) -> bool:
+    deleted, _ = Subscription.objects.filter(user=user, post=post).delete()
+    return bool(deleted)
+
+
+@transaction.atomic
+def notification_mark_read(*, notification: Notification, user) -> Notification:
+    if notification.recipient_id != user.pk:
+        raise NotFound("No such notification.")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
+    return notification
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, user) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def preference_update(*, user, email_on_reply: bool) -> NotificationPreference:
+    preference, _ = NotificationPreference.objects.update_or_create(
+        user=user, defaults={"email_on_reply": email_on_reply}
+    )
+    return preference
+
+
+# --- Reports --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def report_create(
+    *, reporter, reason: str, text: str = "", post: Post | None = None, reply: Reply | None = None
+) -> Report:
+    if (post is None) == (reply is None):
+        raise Invalid({"non_field_errors": ["Report exactly one post or one reply."]})
+    target = post or reply
+    if target.is_deleted or (reply is not None and reply.post.is_deleted):
+        raise NotFound(f"No such {target._meta.verbose_name}.")
+    if reason not in ReportReason.values:
+        raise Invalid({"reason": [f"Unknown reason {reason!r}; one of {', '.join(ReportReason.values)}."]})
+    if reason == ReportReason.OTHER and not (text or "").strip():
+        raise Invalid({"text": ["Say what is wrong when the reason is “other”."]})
+    key = {"post": post} if post is not None else {"reply": reply}
+    duplicate = Conflict(
+        f"You have already reported this {target._meta.verbose_name}; moderators have not resolved it yet.",
+        code="already_reported",
+    )
+    if Report.objects.filter(reporter=reporter, status=ReportStatus.OPEN, **key).exists():
+        raise duplicate
+    try:
+        with transaction.atomic():
+            return Report.objects.create(reporter=reporter, reason=reason, text=text or "", **key)
+    except IntegrityError:
+        raise duplicate from None
+
+
+@transaction.atomic
+def report_resolve(*, report: Report, resolution: str, actor, note: str = "") -> Report:
+    """``hide`` hides the reported content (and closes every open report on it); ``dismiss``
+    closes this report and leaves the content as it is."""
+    report = Report.objects.select_for_update(of=("self",)).select_related("post", "reply").get(pk=report.pk)
+    if report.status != ReportStatus.OPEN:
+        raise Conflict("This report is already resolved.", code="report_resolved")
+    if resolution not in ReportResolution.values:
+        raise Invalid({"resolution": [f"One of {', '.join(ReportResolution.values)}."]})
+    now = timezone.now()
+    if resolution == ReportResolution.HIDE:
+        target = report.target
+        if not target.is_deleted:
+            content_hide(instance=target, reason=note or f"reported as {report.get_reason_display().lower()}")
+        key = {"reply": report.reply} if report.reply_id else {"post": report.post}
+        others = Report.objects.filter(status=ReportStatus.OPEN, **key).exclude(pk=report.pk)
+        others.update(status=ReportStatus.HIDDEN, resolved_by=actor, resolved_at=now, resolution_note=note)
+        report.status = ReportStatus.HIDDEN
+    else:
+        report.status = ReportStatus.DISMISSED
+    report.resolved_by = actor
+    report.resolved_at = now
+    report.resolution_note = note
+    _save_fields(report, ["status", "resolved_by", "resolved_at", "resolution_note"])
+    return report
+
+
+# --- Use cases ------------------------------------------------------------------------------
+
+_UNSET = object()
+
+
+def _set_detail(use_case: UseCase, detail) -> None:
+    current = UseCaseDetail.objects.filter(use_case=use_case).first()
+    if detail is None:
+        if current is not None:
+            current.delete()
+        return
+    if not isinstance(detail, dict):
+        raise Invalid({"detail": ["Must be an object with challenge, solution, implementation_phases, results."]})
+    unknown = sorted(set(detail) - set(DETAIL_SCHEMAS))
+    if unknown:
+        raise Invalid({f"detail.{name}": ["This field is not known."] for name in unknown})
+    parts = {name: detail[name] for name in DETAIL_SCHEMAS if name in detail}
+    if current is None:
+        missing = [name for name in DETAIL_SCHEMAS if name not in parts]
+        if missing:
+            raise Invalid({f"detail.{name}": ["This field is required."] for name in missing})
+    errors = detail_errors(parts)
+    if errors:
+        raise Invalid({f"detail.{name}": messages for name, messages in errors.items()}, code="invalid_detail")
+    if current is None:
+        UseCaseDetail.objects.create(use_case=use_case, **parts)
+        return
+    changed = [name for name, value in parts.items() if getattr(current, name) != value]
+    for name in changed:
+        setattr(current, name, parts[name])
+    if changed:
+        _save_fields(current, changed)
+
+
+@transaction.atomic
+def use_case_create(*, tags: Iterable[str] = (), detail=None, **fields) -> UseCase:
+    use_case = UseCase(**fields)
+    _full_clean(use_case)
+    tag_rows = _tags(tags)
+    use_case.save()
+    use_case.tags.set(tag_rows)
+    if detail is not None:
+        _set_detail(use_case, detail)
+    return use_case
+
+
+USE_CASE_FIELDS = (
+    "title",
+    "company",
+    "industry",
+    "region",
+    "city",
+    "latitude",
+    "longitude",
+    "summary",
+    "technologies",
+    "outcomes",
+    "status",
+)
+
+
+@transaction.atomic
+def use_case_update(*, use_case: UseCase, actor, tags: Iterable[str] | None = None, detail=_UNSET, **fields) -> UseCase:
+    use_case = _lock(UseCase, use_case.pk)
+    if use_case.is_deleted:
+        raise NotFound("No such use case.")
+    _require_edit(actor, use_case)
+    unknown = set(fields) - set(USE_CASE_FIELDS)
+    if unknown:
+        raise Invalid({name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    changed = [name for name, value in fields.items() if getattr(use_case, name) != value]
+    for name in changed:
+        setattr(use_case, name, fields[name])
+    _full_clean(use_case)
+    if changed:
+        _save_fields(use_case, changed)
+    if tags is not None:
+        use_case.tags.set(_tags(tags))
+    if detail is not _UNSET:
+        _set_detail(use_case, detail)
+    return use_case
