@@ -7,6 +7,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.exceptions import PreconditionFailed
 from core.errors import Conflict
 from core.models import SoftDeleteModel
 from core.services import object_delete, object_restore
@@ -36,7 +37,8 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     """CRUD on a ``BaseModel`` with the platform's rules:
 
     * model permissions for every method (``core.api.permissions.ModelPermissions``);
-    * PUT/PATCH carrying a stale ``version`` (body field or ``If-Match``) get 409;
+    * PUT/PATCH carrying a stale ``version`` in the body get 409; PUT/PATCH/DELETE with a
+      stale ``If-Match`` get 412 Precondition Failed with the current ``ETag`` (RFC 9110);
     * DELETE soft-deletes; ``POST <item>/restore/`` and ``?include_deleted=true`` are
       for users who hold the model's delete permission.
 
@@ -75,28 +77,35 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         return response
 
     def expected_version(self):
+        """``(version, source)`` the client based its change on, or ``(None, None)``."""
         if isinstance(self.request.data, dict) and "version" in self.request.data:
-            return _parse_version(self.request.data["version"], "version")
+            return _parse_version(self.request.data["version"], "version"), "body"
         header = self.request.headers.get("If-Match")
-        if header:
-            return _parse_version(header, "If-Match")
-        return None
+        if header and header.strip() != "*":
+            return _parse_version(header, "If-Match"), "header"
+        return None, None
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
             return super().update(request, *args, **kwargs)
 
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
     def get_object(self):
         obj = self._lookup_object()
-        if self.action in ("update", "partial_update"):
+        if self.action in ("update", "partial_update", "destroy"):
             # Lock the row so the version comparison and the write are one step.
             obj = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
-            expected = self.expected_version()
-            if expected is not None and expected != obj.version:
-                raise Conflict(
-                    f"This record is at version {obj.version}, not {expected}; reload it and try again.",
-                    code="stale_version",
-                )
+            expected, source = self.expected_version()
+            if self.action == "destroy" and source == "body":
+                expected = None  # DELETE has no body contract; only If-Match counts
+            if expected is not None and expected != getattr(obj, "version", expected):
+                message = f"This record is at version {obj.version}, not {expected}; reload it and try again."
+                if source == "header":
+                    raise PreconditionFailed(message, etag=quote_etag(str(obj.version)))
+                raise Conflict(message, code="stale_version")
         return obj
 
     def _lookup_object(self):
