@@ -2,6 +2,8 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from core.api.filters import IsoDateTimeFilter
+
 from ..choices import CallOutcome, LoadStatus, Sentiment, USState
 from ..models import Call, Carrier, Load
 from ..normalize import normalize_equipment, normalize_mc_number
@@ -46,8 +48,8 @@ class LoadFilter(django_filters.FilterSet):
     destination_city = django_filters.CharFilter(field_name="destination_city", lookup_expr="iexact")
     destination_state = django_filters.CharFilter(method=_state("destination_state"))
     equipment_type = django_filters.CharFilter(method="filter_equipment")
-    pickup_from = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
-    pickup_to = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
+    pickup_from = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
+    pickup_to = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
     min_rate = django_filters.NumberFilter(field_name="loadboard_rate", lookup_expr="gte")
     max_weight = django_filters.NumberFilter(field_name="weight", lookup_expr="lte")
     status = django_filters.ChoiceFilter(choices=LoadStatus.choices)
@@ -78,8 +80,8 @@ class CallFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=CallOutcome.choices)
     sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
     mc_number = django_filters.CharFilter(method=_mc_number)
-    started_from = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_to = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
+    started_from = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_to = IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
     load_id = django_filters.CharFilter(field_name="load__load_id")
 
     class Meta:

@@ -65,6 +65,23 @@ class AutoSchema(openapi.AutoSchema):
         codes += ["429", "503"]
         return codes
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # Strict write bodies take JSON null on an optional field as "not given"
+        # (core.api.serializers.StrictInputMixin): say so in the request schema.
+        from core.api.serializers import StrictInputMixin
+
+        parent = getattr(field, "parent", None)
+        if (
+            direction == "request"
+            and isinstance(parent, StrictInputMixin)
+            and not field.required
+            and not field.read_only
+            and "$ref" not in schema
+        ):
+            schema["nullable"] = True
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":

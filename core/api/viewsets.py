@@ -3,7 +3,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils.cache import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -134,6 +134,6 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         if not self.soft_deletable:
-            return Response(status=status.HTTP_404_NOT_FOUND)
+            raise Http404
         instance = object_restore(instance=self.get_object())
         return Response(self.get_serializer(instance).data)
