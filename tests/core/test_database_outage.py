@@ -5,6 +5,7 @@ A TCP proxy opened by the test stands between a gunicorn server (its own process
 the real PostgreSQL; closing the proxy cuts every connection and refuses new ones.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -56,18 +57,14 @@ class TcpProxy:
     def close(self):
         listener, self.listener = self.listener, None
         if listener is not None:
-            try:
+            with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             listener.close()
         with self.lock:
             sockets, self.sockets = self.sockets, []
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def _accept(self, listener):
@@ -96,10 +93,8 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 @pytest.fixture
