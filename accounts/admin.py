@@ -53,6 +53,9 @@ class UserAdmin(SimpleHistoryAdmin, DjangoUserAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is AuthToken:
-            tokens_revoke(tokens=[f.instance for f in formset.deleted_forms if f.instance.pk])
+            revoked = [f.instance for f in formset.deleted_forms if f.instance.pk]
+            tokens_revoke(tokens=revoked)
+            # What the admin's change message reads (formset.save() would have set these).
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], revoked
             return
         super().save_formset(request, form, formset, change)

@@ -8,7 +8,8 @@ response must be below 500 and conform to the schema (status documented, body an
 headers matching it).
 
 The budget is bounded for CI (``FUZZ_EXAMPLES`` per operation, smaller on SQLite) and
-deterministic unless ``FUZZ_RANDOM=1``; ``make fuzz`` runs a longer, random round.
+deterministic unless ``FUZZ_RANDOM=1``; ``make fuzz`` runs a longer, random round with the
+coverage phase (``FUZZ_COVERAGE=1``).
 """
 
 import itertools
@@ -34,7 +35,7 @@ from accounts import roles
 from tests.factories import UserFactory
 
 ON_SQLITE = connection.vendor == "sqlite"
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (8 if ON_SQLITE else 25))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (5 if ON_SQLITE else 15))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 
 pytestmark = [pytest.mark.django_db, pytest.mark.contract]
@@ -87,6 +88,10 @@ def _load_schema():
         deterministic=not RANDOM,
         no_shrink=not RANDOM,
     )
+    # CI: schema examples and property-based fuzzing. ``make fuzz`` adds the coverage phase
+    # (boundary values and every documented enum/format for each parameter).
+    phases = ["examples", "fuzzing"] + (["coverage"] if os.environ.get("FUZZ_COVERAGE") == "1" else [])
+    loaded.config.phases.update(phases=phases)
     return loaded
 
 
@@ -119,6 +124,17 @@ def _use_real_rows(case, real_keys):
             case.path_parameters[name] = values[hash((path, name, len(values))) % len(values)]
 
 
+def _deliberate_unavailable(response):
+    """FMCSA is unreachable from the tests on purpose: verification says so with a
+    documented 503 and its own code rather than guessing."""
+    if response.status_code != 503:
+        return False
+    try:
+        return response.json()["code"] in {"fmcsa_unavailable", "fmcsa_not_configured"}
+    except ValueError:
+        return False
+
+
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_every_operation_answers_within_its_schema_and_never_5xx(case, fuzz_admin, real_keys):
@@ -128,6 +144,9 @@ def test_every_operation_answers_within_its_schema_and_never_5xx(case, fuzz_admi
     case.headers = {**(case.headers or {}), "Authorization": f"Token {token}"}
     with in_test_transaction():
         response = case.call()
-        assert response.status_code < 500, (case.as_curl_command(), response.text[:500])
+        assert response.status_code < 500 or _deliberate_unavailable(response), (
+            case.as_curl_command(),
+            response.text[:500],
+        )
         # Some checks send further requests, so validation stays inside the transaction.
         case.validate_response(response, excluded_checks=EXCLUDED_CHECKS)
