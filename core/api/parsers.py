@@ -48,14 +48,17 @@ def _refuse_constant(name):
 
 def check_structure(data, max_depth):
     """Walk the parsed document without recursion: bounded depth and no NUL characters.
-    A NUL is reported under the field it was found in (``tags.2`` for an item of a list)."""
+    A NUL is reported under the top-level field it was found in, with its path in the message."""
     stack = [(data, 1, ())]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                name = ".".join(path) or api_settings.NON_FIELD_ERRORS_KEY
-                raise exceptions.ValidationError({name: ["Null characters are not allowed."]}, code="null_character")
+                name = path[0] if path else api_settings.NON_FIELD_ERRORS_KEY
+                where = f" (at {'.'.join(path)})" if len(path) > 1 else ""
+                raise exceptions.ValidationError(
+                    {name: [f"Null characters are not allowed{where}."]}, code="null_character"
+                )
         elif isinstance(value, dict | list):
             if depth > max_depth:
                 raise exceptions.ParseError(f"JSON parse error - nested deeper than {max_depth} levels.")

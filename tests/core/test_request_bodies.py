@@ -43,16 +43,17 @@ def test_json_nested_past_the_depth_limit_is_a_400(editor, settings):
 
 
 @pytest.mark.parametrize(
-    ("raw", "field"),
+    ("raw", "field", "where"),
     [
-        ('{"name": "va\\u0000lve"}', "name"),
-        ('{"name": "valve", "extra\\u0000": 1}', "extra\\u0000"),
-        ('{"name": ["a", "b\\u0000"]}', "name.1"),
+        ('{"name": "va\\u0000lve"}', "name", ""),
+        ('{"name": "valve", "extra\\u0000": 1}', "extra\\u0000", ""),
+        ('{"name": ["a", "b\\u0000"]}', "name", " (at name.1)"),
+        ('{"name": {"k\\u0000": 1}}', "name", " (at name.k\\u0000)"),
     ],
 )
-def test_nul_anywhere_in_the_body_is_a_400_naming_where(editor, raw, field):
+def test_nul_anywhere_in_the_body_is_a_400_naming_where(editor, raw, field, where):
     body = _assert_error(_post(editor, raw), 400)
-    assert list(body["fields"]) == [field]
+    assert body["fields"] == {field: [f"Null characters are not allowed{where}."]}
 
 
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "1" * 5000])
