@@ -76,9 +76,9 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         response["ETag"] = quote_etag(str(response.data.get("version", "")))
         return response
 
-    def expected_version(self):
+    def expected_version(self, header_only=False):
         """``(version, source)`` the client based its change on, or ``(None, None)``."""
-        if isinstance(self.request.data, dict) and "version" in self.request.data:
+        if not header_only and isinstance(self.request.data, dict) and "version" in self.request.data:
             return _parse_version(self.request.data["version"], "version"), "body"
         header = self.request.headers.get("If-Match")
         if header and header.strip() != "*":
@@ -98,9 +98,8 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         if self.action in ("update", "partial_update", "destroy"):
             # Lock the row so the version comparison and the write are one step.
             obj = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
-            expected, source = self.expected_version()
-            if self.action == "destroy" and source == "body":
-                expected = None  # DELETE has no body contract; only If-Match counts
+            # DELETE has no body contract: only If-Match counts there.
+            expected, source = self.expected_version(header_only=self.action == "destroy")
             if expected is not None and expected != getattr(obj, "version", expected):
                 message = f"This record is at version {obj.version}, not {expected}; reload it and try again."
                 if source == "header":
