@@ -5,10 +5,14 @@ token, so authenticating costs no database write; it is what ``GET /api/v1/auth/
 shows. A cache flush forgets it (the list then shows ``null`` until the next use).
 """
 
+import logging
+
 from django.core.cache import cache
 from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework import exceptions
+
+logger = logging.getLogger(__name__)
 
 LAST_USED_KEY = "accounts:token:last-used:{digest}"
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -47,7 +51,10 @@ class TokenAuthentication(KnoxTokenAuthentication):
         if not text.isprintable():
             raise exceptions.AuthenticationFailed("Invalid token.")
         user, auth_token = super().authenticate_credentials(token)
-        record_use(auth_token)
+        try:
+            record_use(auth_token)
+        except Exception:  # the mark is best effort: a cache hiccup must not refuse the request
+            logger.warning("Could not record the use of an API token", exc_info=True)
         return user, auth_token
 
 
