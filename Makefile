@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean test-browser
+.PHONY: run test lint migrate seed clean test-browser fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ test: lint
 # Only the dashboard's browser tests (Chromium); screenshots land in screenshots/.
 test-browser: $(VENV)/.installed-test
 	$(BIN)/pytest tests/dashboard/test_browser.py
+
+# A longer, random schema-driven fuzzing round (tests/contract): FUZZ_EXAMPLES per operation,
+# with the coverage phase. Run it on PostgreSQL: DATABASE_URL=postgres://... make fuzz
+FUZZ_EXAMPLES ?= 200
+fuzz: $(VENV)/.installed-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 FUZZ_COVERAGE=1 $(BIN)/pytest tests/contract -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .ruff_cache .hypothesis

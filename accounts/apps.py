@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     demo_fixtures = ()
 
     def ready(self):
+        from . import auth, signals  # noqa: F401
         from .roles import sync_roles_after_migrate
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="accounts.sync_roles")

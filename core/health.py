@@ -59,6 +59,10 @@ CHECKS = {
 def run_checks() -> tuple[bool, dict]:
     results = {}
     for name, check in CHECKS.items():
+        if name == "migrations" and results.get("database", {}).get("status") != "ok":
+            # Without a database it cannot be known; asking would wait out a second timeout.
+            results[name] = {"status": "failing", "error": "database unavailable"}
+            continue
         try:
             results[name] = check()
         except Exception as exc:  # a failing dependency is a result, not a crash

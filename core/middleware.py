@@ -1,6 +1,8 @@
 import re
 import uuid
 
+from django.http import HttpResponseBadRequest, JsonResponse
+
 from .context import current_request, current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -28,3 +30,21 @@ class RequestContextMiddleware:
             current_request_id.reset(id_token)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or the query string is a 400 before any view runs:
+    PostgreSQL cannot compare text containing it, so a filter or lookup would fail with a
+    500. API paths get the API's error body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw_query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in raw_query or "\x00" in raw_query:
+            detail = "Null characters (%00) are not allowed in the URL."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"status": 400, "code": "null_character", "detail": detail}, status=400)
+            return HttpResponseBadRequest(detail)
+        return self.get_response(request)

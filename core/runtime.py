@@ -4,6 +4,11 @@ Each app declares its keys with ``define()`` (in its ``AppConfig.ready``); the d
 the Django setting of the same name, which comes from the environment. ``get(key)``
 returns the stored override if there is one, else that default. Overrides are read from
 the cache, which is cleared whenever a ``RuntimeSetting`` row changes.
+
+How soon a change is seen: the cache is shared by every worker in production (Redis,
+``CACHE_URL``), and a change clears it when its transaction commits, so every worker reads
+the new value on its next ``get()``. ``RUNTIME_SETTINGS_CACHE_SECONDS`` bounds the delay
+only if that invalidation were lost (or with a per-process cache, as in development).
 """
 
 from dataclasses import dataclass

@@ -1,3 +1,5 @@
+import sys
+
 from django.http import JsonResponse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -41,4 +43,22 @@ def _api_error_or(default_view, status, code, detail):
 bad_request = _api_error_or(defaults.bad_request, 400, "bad_request", "Bad request.")
 permission_denied = _api_error_or(defaults.permission_denied, 403, "permission_denied", "Permission denied.")
 page_not_found = _api_error_or(defaults.page_not_found, 404, "not_found", "Not found.")
-server_error = _api_error_or(defaults.server_error, 500, "server_error", "Internal server error.")
+_server_error = _api_error_or(defaults.server_error, 500, "server_error", "Internal server error.")
+
+
+def server_error(request, *args, **kwargs):
+    """An unreachable database fails outside DRF too (sessions, the admin, middleware):
+    answer 503 with the API's error body there as well, so clients retry instead of
+    reporting a bug. Django calls this handler while the exception is being handled."""
+    from core.api.exceptions import DATABASE_RETRY_AFTER_SECONDS, DatabaseUnavailable, is_database_unavailable
+
+    if is_database_unavailable(sys.exc_info()[1]):
+        body = {
+            "status": 503,
+            "code": DatabaseUnavailable.default_code,
+            "detail": str(DatabaseUnavailable.default_detail),
+        }
+        response = JsonResponse(body, status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+    return _server_error(request, *args, **kwargs)

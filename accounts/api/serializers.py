@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -24,3 +26,21 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_roles(self, user) -> list[str]:
         return user.role_names
+
+
+class TokenSerializer(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True, help_text="Use it to revoke the token.")
+    client_name = serializers.CharField(read_only=True)
+    created = serializers.DateTimeField(source="token.created", read_only=True)
+    expiry = serializers.DateTimeField(
+        source="token.expiry", read_only=True, allow_null=True, help_text="null: never expires."
+    )
+    last_used = serializers.SerializerMethodField(help_text="To the minute; null if not used since sign-in.")
+    current = serializers.SerializerMethodField(help_text="The token this request was made with.")
+
+    def get_last_used(self, info) -> datetime | None:
+        value = self.context.get("last_used", {}).get(info.token_id)
+        return serializers.DateTimeField().to_representation(value) if value else None
+
+    def get_current(self, info) -> bool:
+        return info.token_id == self.context.get("current_digest")

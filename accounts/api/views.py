@@ -1,20 +1,33 @@
 from django.contrib.auth import authenticate
+from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
-from rest_framework import serializers
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .serializers import UserSerializer
+from core.api.serializers import InputSerializer
+
+from ..auth import TokenAuthentication, last_used
+from ..models import TokenInfo
+from ..services import token_info_ensure, token_revoke
+from .serializers import TokenSerializer, UserSerializer
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(InputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False, style={"input_type": "password"})
+    client_name = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text='Names this token in the token list, e.g. "voice agent" or "Jane\'s laptop".',
+    )
 
     def validate(self, attrs):
         user = authenticate(self.context["request"], username=attrs["username"], password=attrs["password"])
@@ -47,7 +60,13 @@ class LoginView(KnoxLoginView):
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         request.user = serializer.validated_data["user"]
+        self.client_name = serializer.validated_data.get("client_name", "")
         return super().post(request, format=format)
+
+    def create_token(self):
+        instance, token = super().create_token()
+        token_info_ensure(token=instance, client_name=self.client_name)
+        return instance, token
 
 
 class MeView(APIView):
@@ -60,9 +79,70 @@ class MeView(APIView):
 
 @extend_schema(request=None, responses={204: None}, description="Revoke the token this request was made with.")
 class LogoutView(KnoxLogoutView):
-    pass
+    authentication_classes = (TokenAuthentication,)
 
 
 @extend_schema(request=None, responses={204: None}, description="Revoke every token of the signed-in user.")
 class LogoutAllView(KnoxLogoutAllView):
-    pass
+    authentication_classes = (TokenAuthentication,)
+
+
+def _own_live_tokens(request):
+    now = timezone.now()
+    return (
+        TokenInfo.objects.select_related("token")
+        .filter(token__user=request.user)
+        .filter(Q(token__expiry__gt=now) | Q(token__expiry__isnull=True))
+        .order_by("-token__created", "pk")
+    )
+
+
+class _TokenContextMixin:
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        page = getattr(self, "_page_rows", None)
+        digests = [info.token_id for info in page] if page is not None else []
+        context["last_used"] = last_used(digests)
+        context["current_digest"] = getattr(self.request.auth, "digest", None)
+        return context
+
+
+@extend_schema(tags=["auth"])
+class TokenListView(_TokenContextMixin, generics.ListAPIView):
+    """The signed-in user's API tokens that have not expired. The raw token is never shown
+    again after sign-in; ``current`` marks the token this request was made with."""
+
+    permission_classes = (IsAuthenticated,)
+    serializer_class = TokenSerializer
+    filter_backends = ()
+
+    def get_queryset(self):
+        return _own_live_tokens(self.request)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._page_rows = page if page is not None else list(queryset)
+        return page
+
+
+@extend_schema(tags=["auth"])
+class TokenDetailView(_TokenContextMixin, generics.RetrieveDestroyAPIView):
+    """One of the signed-in user's API tokens; DELETE revokes it (signing that client out)."""
+
+    permission_classes = (IsAuthenticated,)
+    serializer_class = TokenSerializer
+    filter_backends = ()
+    lookup_field = "pk"
+
+    def get_queryset(self):
+        return _own_live_tokens(self.request)
+
+    def get_object(self):
+        obj = super().get_object()
+        self._page_rows = [obj]
+        return obj
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        token_revoke(user=request.user, token_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

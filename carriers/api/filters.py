@@ -2,6 +2,8 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from core.api.filters import IsoDateTimeFilter
+
 from ..choices import CallOutcome, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
 from ..models import Call, Carrier, FollowUp, Load, Negotiation
 from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
@@ -49,8 +51,8 @@ class LoadFilter(django_filters.FilterSet):
     destination_city = django_filters.CharFilter(field_name="destination_city", lookup_expr="iexact")
     destination_state = django_filters.CharFilter(method=_state("destination_state"))
     equipment_type = django_filters.CharFilter(method="filter_equipment")
-    pickup_from = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
-    pickup_to = django_filters.IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
+    pickup_from = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
+    pickup_to = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
     min_rate = django_filters.NumberFilter(field_name="loadboard_rate", lookup_expr="gte")
     max_weight = django_filters.NumberFilter(field_name="weight", lookup_expr="lte")
     status = django_filters.ChoiceFilter(choices=LoadStatus.choices)
@@ -81,8 +83,8 @@ class CallFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=CallOutcome.choices)
     sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
     mc_number = django_filters.CharFilter(method=_mc_number)
-    started_from = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_to = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
+    started_from = IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_to = IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
     load_id = django_filters.CharFilter(field_name="load__load_id")
 
     class Meta:
@@ -94,8 +96,8 @@ class NegotiationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=NegotiationStatus.choices)
     load_id = django_filters.CharFilter(field_name="load__load_id")
     mc_number = django_filters.CharFilter(method="filter_mc_number")
-    started_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    started_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    started_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    started_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Negotiation
@@ -107,8 +109,8 @@ class NegotiationFilter(django_filters.FilterSet):
 
 class FollowUpFilter(django_filters.FilterSet):
     assigned_to = django_filters.CharFilter(method="filter_assigned_to", label="Username, or 'me'")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
     done = django_filters.BooleanFilter(field_name="done_at", lookup_expr="isnull", exclude=True)
     reason = django_filters.ChoiceFilter(choices=FollowUpReason.choices)
 

@@ -142,7 +142,7 @@ class LoadSerializer(BaseModelSerializer):
     equipment_type = EquipmentField()
     loadboard_rate = money()
     max_rate = money(required=False, allow_null=True)
-    booked_carrier = serializers.SlugRelatedField(slug_field="mc_number", read_only=True)
+    booked_carrier = serializers.SlugRelatedField(slug_field="mc_number", read_only=True, allow_null=True)
     status = serializers.ChoiceField(choices=LoadStatus.choices, required=False)
     weight = serializers.IntegerField(min_value=1, max_value=200_000)
     miles = serializers.IntegerField(min_value=1, max_value=10_000, required=False, allow_null=True)
@@ -238,7 +238,7 @@ class OfferSerializer(serializers.ModelSerializer):
 
 class CallSerializer(BaseModelSerializer):
     mc_number = MCNumberField(required=False, allow_blank=True, default="")
-    load_id = serializers.SlugRelatedField(source="load", slug_field="load_id", read_only=True)
+    load_id = serializers.SlugRelatedField(source="load", slug_field="load_id", read_only=True, allow_null=True)
     outcome = serializers.ChoiceField(choices=CallOutcome.choices)
     sentiment = serializers.ChoiceField(choices=Sentiment.choices)
     duration_seconds = serializers.IntegerField(min_value=0, max_value=24 * 3600)

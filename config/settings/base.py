@@ -64,6 +64,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "core.middleware.RequestContextMiddleware",
+    "core.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,7 +127,9 @@ def configure_database(db: dict) -> dict:
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
     elif engine in ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis"):
-        options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+        # Short waits, so an unreachable database answers 503 within seconds (see
+        # core.api.exceptions) rather than holding requests for a long pool timeout.
+        options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
         if env.bool("DB_POOL_ENABLED", default=True):
             # Django's native psycopg 3 pool; persistent connections must stay off with it.
             # CONN_HEALTH_CHECKS makes the pool check each connection before handing it out.
@@ -135,7 +138,7 @@ def configure_database(db: dict) -> dict:
             options["pool"] = {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
                 "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
-                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+                "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
             }
         else:
             db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
@@ -152,7 +155,7 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://default")}
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "accounts.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.api.permissions.ModelPermissions"],
@@ -163,7 +166,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -175,8 +178,14 @@ REST_FRAMEWORK = {
         "login": env("THROTTLE_LOGIN_RATE", default="10/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # JSON only, strict and bounded (core.api.parsers); other content types get 415.
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JSONParser"],
 }
+# The largest request body accepted (bytes); larger ones get 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=2_621_440)
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so accounts.TokenInfo can point at it
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
     "AUTO_REFRESH": False,

@@ -1,5 +1,7 @@
 """Production: every secret from the environment with no default, HTTPS-only."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import configure_database, env
 
@@ -9,6 +11,12 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 # Production never falls back to the embedded SQLite file.
 DATABASES = {"default": configure_database(env.db("DATABASE_URL"))}
+
+# Several workers (and machines) share throttles, the FMCSA circuit breaker and runtime
+# settings through this cache, so production refuses to start without a shared one.
+CACHES = {"default": env.cache("CACHE_URL")}
+if "redis" not in CACHES["default"]["BACKEND"].lower():
+    raise ImproperlyConfigured("CACHE_URL must point at Redis (redis:// or rediss://): workers share state through it.")
 
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

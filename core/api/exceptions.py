@@ -8,7 +8,9 @@ errors; this is the one place that turns them into HTTP statuses.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
@@ -39,6 +41,34 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class PreconditionFailed(exceptions.APIException):
+    """``If-Match`` names a version the row is no longer at (RFC 9110 §13.1.1). The response
+    carries the current ``ETag`` so the client can reload and retry."""
+
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The record changed since the version given in If-Match."
+    default_code = "precondition_failed"
+
+    def __init__(self, detail=None, code=None, *, etag: str):
+        super().__init__(detail, code)
+        self.etag = etag
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    default_detail = "The database cannot be reached right now; try again shortly."
+    default_code = "database_unavailable"
+
+
+# Seconds a client is asked to wait after a 503 for an unreachable database.
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def is_database_unavailable(exc) -> bool:
+    """An error that says the database cannot answer now (unreachable, restarting, pool
+    exhausted, SQLite locked), as opposed to a query the database refused."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
 def _first_code(detail):
     if isinstance(detail, list) and detail:
         return _first_code(detail[0])
@@ -59,6 +89,12 @@ def domain_error_to_api(exc: errors.DomainError) -> exceptions.APIException:
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
         exc = domain_error_to_api(exc)
+    elif is_database_unavailable(exc):
+        exc = DatabaseUnavailable()
+    elif isinstance(exc, RequestDataTooBig):
+        from core.api.parsers import RequestTooLarge, max_body_bytes
+
+        exc = RequestTooLarge(f"The request body is larger than {max_body_bytes()} bytes.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=as_serializer_error(exc))
     response = drf_exception_handler(exc, context)
@@ -77,4 +113,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, DjangoPermissionDenied):
         body.update(code="permission_denied", detail="You do not have permission to perform this action.")
     response.data = body
+    if isinstance(exc, PreconditionFailed):
+        response["ETag"] = exc.etag
+    elif isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response

@@ -43,8 +43,8 @@ class BaseModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Audit fields are read-only; ``version`` may be sent back on update so a stale
     copy is refused with 409 (the viewset checks it)."""
 
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     version = serializers.IntegerField(
         required=False,
         min_value=1,

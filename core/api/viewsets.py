@@ -3,10 +3,11 @@ from django.db.models import F
 from django.http import Http404
 from django.utils.cache import quote_etag
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api.exceptions import PreconditionFailed
 from core.errors import Conflict
 from core.models import SoftDeleteModel
 from core.services import object_delete, object_restore
@@ -36,7 +37,8 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     """CRUD on a ``BaseModel`` with the platform's rules:
 
     * model permissions for every method (``core.api.permissions.ModelPermissions``);
-    * PUT/PATCH carrying a stale ``version`` (body field or ``If-Match``) get 409;
+    * PUT/PATCH carrying a stale ``version`` in the body get 409; PUT/PATCH/DELETE with a
+      stale ``If-Match`` get 412 Precondition Failed with the current ``ETag`` (RFC 9110);
     * DELETE soft-deletes; ``POST <item>/restore/`` and ``?include_deleted=true`` are
       for users who hold the model's delete permission.
 
@@ -74,29 +76,35 @@ class BaseModelViewSet(viewsets.ModelViewSet):
         response["ETag"] = quote_etag(str(response.data.get("version", "")))
         return response
 
-    def expected_version(self):
-        if isinstance(self.request.data, dict) and "version" in self.request.data:
-            return _parse_version(self.request.data["version"], "version")
+    def expected_version(self, header_only=False):
+        """``(version, source)`` the client based its change on, or ``(None, None)``."""
+        if not header_only and isinstance(self.request.data, dict) and "version" in self.request.data:
+            return _parse_version(self.request.data["version"], "version"), "body"
         header = self.request.headers.get("If-Match")
-        if header:
-            return _parse_version(header, "If-Match")
-        return None
+        if header and header.strip() != "*":
+            return _parse_version(header, "If-Match"), "header"
+        return None, None
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():
             return super().update(request, *args, **kwargs)
 
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            return super().destroy(request, *args, **kwargs)
+
     def get_object(self):
         obj = self._lookup_object()
-        if self.action in ("update", "partial_update"):
+        if self.action in ("update", "partial_update", "destroy"):
             # Lock the row so the version comparison and the write are one step.
             obj = type(obj)._base_manager.select_for_update().get(pk=obj.pk)
-            expected = self.expected_version()
-            if expected is not None and expected != obj.version:
-                raise Conflict(
-                    f"This record is at version {obj.version}, not {expected}; reload it and try again.",
-                    code="stale_version",
-                )
+            # DELETE has no body contract: only If-Match counts there.
+            expected, source = self.expected_version(header_only=self.action == "destroy")
+            if expected is not None and expected != getattr(obj, "version", expected):
+                message = f"This record is at version {obj.version}, not {expected}; reload it and try again."
+                if source == "header":
+                    raise PreconditionFailed(message, etag=quote_etag(str(obj.version)))
+                raise Conflict(message, code="stale_version")
         return obj
 
     def _lookup_object(self):
@@ -125,6 +133,6 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         if not self.soft_deletable:
-            return Response(status=status.HTTP_404_NOT_FOUND)
+            raise Http404
         instance = object_restore(instance=self.get_object())
         return Response(self.get_serializer(instance).data)

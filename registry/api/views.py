@@ -87,7 +87,7 @@ class ServiceViewSet(BaseModelViewSet):
         return other
 
     @extend_schema(parameters=[TRANSITIVE_PARAM], responses=ServiceBriefSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def dependencies(self, request, name=None):
         """What this service needs; with ``transitive=true`` everything it needs, in start-up order."""
         service = self.get_object()
@@ -117,7 +117,7 @@ class ServiceViewSet(BaseModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[TRANSITIVE_PARAM], responses=ServiceBriefSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def dependents(self, request, name=None):
         """What needs this service; with ``transitive=true`` everything that breaks if it goes down."""
         service = self.get_object()

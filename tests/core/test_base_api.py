@@ -47,14 +47,34 @@ def test_stale_version_in_body_gets_409_and_changes_nothing(editor):
     assert widget.size == 2 and widget.version == 2
 
 
-def test_stale_if_match_header_gets_409(editor):
+def test_stale_if_match_header_gets_412_with_the_current_etag(editor):
     widget = Widget.objects.create(name="valve")
     etag = editor.get(f"{URL}{widget.pk}/").headers["ETag"]
     assert etag == '"1"'
     assert editor.patch(f"{URL}{widget.pk}/", {"size": 2}, HTTP_IF_MATCH=etag).status_code == 200
     response = editor.patch(f"{URL}{widget.pk}/", {"size": 3}, HTTP_IF_MATCH=etag)
-    assert response.status_code == 409
+    assert response.status_code == 412
+    assert response.headers["ETag"] == '"2"'
+    assert response.json()["code"] == "precondition_failed" and response.json()["status"] == 412
     assert Widget.objects.get(pk=widget.pk).size == 2
+    # The ETag it handed back is good for the retry.
+    retry = editor.put(f"{URL}{widget.pk}/", {"name": "valve", "size": 3}, HTTP_IF_MATCH=response.headers["ETag"])
+    assert retry.status_code == 200 and retry.json()["version"] == 3
+
+
+def test_delete_honours_if_match(owner):
+    widget = Widget.objects.create(name="valve")
+    assert owner.patch(f"{URL}{widget.pk}/", {"size": 2}).status_code == 200
+    stale = owner.delete(f"{URL}{widget.pk}/", HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412 and stale.headers["ETag"] == '"2"'
+    assert not Widget.all_objects.get(pk=widget.pk).is_deleted
+    assert owner.delete(f"{URL}{widget.pk}/", HTTP_IF_MATCH='W/"2"').status_code == 204
+    assert Widget.all_objects.get(pk=widget.pk).is_deleted
+
+
+def test_if_match_star_means_any_version(editor):
+    widget = Widget.objects.create(name="valve", size=1)
+    assert editor.patch(f"{URL}{widget.pk}/", {"size": 2}, HTTP_IF_MATCH="*").status_code == 200
 
 
 def test_malformed_version_is_a_400(editor):

@@ -32,8 +32,14 @@ def test_check_deploy_under_production_settings_is_clean():
 
 
 def test_production_refuses_to_start_without_its_secrets():
-    for missing in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"):
+    for missing in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL"):
         env = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
         result = _manage("check", env=env)
         assert result.returncode != 0
         assert missing in result.stderr
+
+
+def test_production_refuses_a_cache_that_workers_do_not_share():
+    result = _manage("check", env={**PRODUCTION_ENV, "CACHE_URL": "locmemcache://default"})
+    assert result.returncode != 0
+    assert "CACHE_URL must point at Redis" in result.stderr

@@ -1,0 +1,34 @@
+"""Writes on accounts: API tokens."""
+
+from django.db import transaction
+from knox.models import AuthToken
+
+from core.errors import NotFound
+
+from .models import TokenInfo
+
+
+def token_info_ensure(*, token: AuthToken, client_name: str = "") -> TokenInfo:
+    """The info row of a token (created with it; see ``accounts.signals``)."""
+    info, created = TokenInfo.objects.get_or_create(token=token, defaults={"client_name": client_name})
+    if not created and client_name and info.client_name != client_name:
+        info.client_name = client_name
+        info.save(update_fields=["client_name"])
+    return info
+
+
+@transaction.atomic
+def token_revoke(*, user, token_id) -> None:
+    """Revoke one of ``user``'s tokens by its public id; another user's token is not found."""
+    info = TokenInfo.objects.select_related("token").filter(pk=token_id, token__user=user).first()
+    if info is None:
+        raise NotFound("No API token of yours has this id.")
+    info.token.delete()
+
+
+@transaction.atomic
+def tokens_revoke(*, tokens) -> int:
+    """Revoke tokens picked by an administrator (the user admin's token list)."""
+    digests = [token.digest for token in tokens]
+    deleted, _ = AuthToken.objects.filter(digest__in=digests).delete()
+    return deleted

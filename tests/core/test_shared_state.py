@@ -1,0 +1,128 @@
+"""State that must hold across workers lives in the shared cache (Redis in production).
+
+Two real processes, each started with the production settings and the same CACHE_URL,
+play two gunicorn workers: what one of them changes, the other sees.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.factories import UserFactory
+
+REDIS_URL = "redis://127.0.0.1:6379/1"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _redis_or_skip():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    return client
+
+
+def _database_url():
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Worker:
+    def __init__(self, env):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.core.shared_state_worker"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def ask(self, op, **args):
+        self.process.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"worker died answering {op}"
+        return json.loads(line)["result"]
+
+    def stop(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_client():
+    return _redis_or_skip()
+
+
+@pytest.fixture(scope="module")
+def worker_pair(redis_client, django_db_setup, django_db_blocker):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CACHE_URL"))}
+    env = {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "shared-state-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DB_POOL_ENABLED": "false",
+        "CACHE_URL": REDIS_URL,
+        "FMCSA_CIRCUIT_FAILURES": "2",
+        "FMCSA_CIRCUIT_RESET_SECONDS": "60",
+        "THROTTLE_LOGIN_RATE": "3/min",
+        "DJANGO_LOG_LEVEL": "ERROR",
+    }
+    with django_db_blocker.unblock():
+        env["DATABASE_URL"] = _database_url()
+    pair = (Worker(env), Worker(env))
+    yield pair
+    for worker in pair:
+        worker.stop()
+
+
+@pytest.fixture
+def workers(worker_pair, redis_client):
+    redis_client.flushdb()
+    yield worker_pair
+    redis_client.flushdb()
+
+
+def test_circuit_opened_by_one_worker_is_open_in_the_other(workers):
+    one, other = workers
+    assert other.ask("circuit_open") is False
+    assert one.ask("circuit_fail") is False
+    assert other.ask("circuit_fail") is True  # failures counted across workers open it
+    assert one.ask("circuit_open") is True
+
+
+def test_runtime_setting_changed_through_one_worker_is_seen_by_the_other_at_once(workers):
+    one, other = workers
+    default = other.ask("runtime_get", key="NEGOTIATION_MAX_ROUNDS")
+    assert default == settings.NEGOTIATION_MAX_ROUNDS  # now cached for every worker
+    one.ask("runtime_set", key="NEGOTIATION_MAX_ROUNDS", value=default + 2)
+    # With a shared cache the change is visible as soon as it commits; the documented
+    # upper bound (RUNTIME_SETTINGS_CACHE_SECONDS) applies only if an invalidation is lost.
+    deadline = time.monotonic() + 1
+    while other.ask("runtime_get", key="NEGOTIATION_MAX_ROUNDS") != default + 2:
+        assert time.monotonic() < deadline, "the other worker still sees the old value"
+        time.sleep(0.05)
+
+
+def test_login_throttle_is_shared_by_the_workers(workers):
+    UserFactory(username="agent")
+    one, other = workers
+    assert [one.ask("login", username="agent", password="wrong") for _ in range(2)] == [400, 400]
+    assert other.ask("login", username="agent", password="wrong") == 400
+    assert other.ask("login", username="agent", password="wrong") == 429
+    assert one.ask("login", username="agent", password="wrong") == 429
