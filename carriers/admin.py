@@ -2,9 +2,10 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils.html import format_html
 
-from core.admin import BaseModelAdmin, refusal_text
+from core.admin import BaseModelAdmin, LargeTableAdmin, refusal_text
 from core.errors import DomainError
 
 from . import lanes, services
@@ -27,6 +28,10 @@ class CarrierAdminForm(forms.ModelForm):
             return normalize_mc_number(self.cleaned_data["mc_number"])
         except InvalidMCNumber as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+# Searches that match more rows than this are left to the database in one query.
+SEARCH_MATCH_LIMIT = 5000
 
 
 @admin.register(Carrier)
@@ -116,7 +121,7 @@ class LoadAdminForm(forms.ModelForm):
 
 
 @admin.register(Load)
-class LoadAdmin(BaseModelAdmin):
+class LoadAdmin(LargeTableAdmin, BaseModelAdmin):
     form = LoadAdminForm
     list_display = (
         "load_id",
@@ -130,7 +135,8 @@ class LoadAdmin(BaseModelAdmin):
         "booked_carrier",
     )
     list_filter = ("status", "equipment_type", "origin_state", ("pickup_datetime", admin.DateFieldListFilter))
-    search_fields = ("load_id", "origin_city", "destination_city")
+    # Whole values, matched through indexes: a substring search would scan millions of loads.
+    search_fields = ("load_id__exact", "origin_city__iexact", "destination_city__iexact")
     ordering = ("pickup_datetime", "load_id")
     list_select_related = ("booked_carrier",)
     readonly_fields = ("agreed_rate", "booked_carrier", "booked_at", "suggested_ceiling")
@@ -211,34 +217,62 @@ class ReadOnlyAdmin(BaseModelAdmin):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyAdmin):
+class CallAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("external_id", "started_at", "mc_number", "load", "outcome", "sentiment", "duration_seconds")
     list_filter = ("outcome", "sentiment", ("started_at", admin.DateFieldListFilter))
-    search_fields = ("external_id", "mc_number", "load__load_id", "summary")
-    ordering = ("-started_at",)
-    list_select_related = ("load",)
-    inlines = (OfferInline,)
+    # Whole values, matched through indexes: a substring search would scan millions of calls.
+    search_fields = ("external_id", "mc_number", "load ID")
+    search_help_text = "A call's external id, an MC number or a load ID (whole values)."
+
+    def get_search_results(self, request, queryset, search_term):
+        # Whole values, each found through its own index; the matching ids are collected first
+        # so the planner never walks the whole started_at index looking for a rare match.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        calls = Call.objects.order_by()
+        matches = (
+            calls.filter(external_id=term)
+            .values_list("pk", flat=True)
+            .union(
+                calls.filter(mc_number=term).values_list("pk", flat=True),
+                calls.filter(load__in=Load.all_objects.filter(load_id=term).values("pk")).values_list("pk", flat=True),
+            )
+        )
+        ids = list(matches[: SEARCH_MATCH_LIMIT + 1])
+        if len(ids) > SEARCH_MATCH_LIMIT:  # a very busy carrier: let the database do it in one go
+            return queryset.filter(Q(external_id=term) | Q(mc_number=term) | Q(load__load_id=term)), False
+        return queryset.filter(pk__in=ids), False
 
 
 @admin.register(Negotiation)
-class NegotiationAdmin(ReadOnlyAdmin):
+class NegotiationAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ("load", "carrier", "status", "rounds_used", "last_counter", "agreed_rate", "updated_at")
     list_filter = ("status",)
-    search_fields = ("load__load_id", "carrier__mc_number")
+    search_fields = ("load ID", "MC number")
+    search_help_text = "A load ID or an MC number (whole values)."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        loads = Load.all_objects.filter(load_id=term).values("pk")
+        carriers = Carrier.all_objects.filter(mc_number=term).values("pk")
+        return queryset.filter(Q(load__in=loads) | Q(carrier__in=carriers)), False
+
     ordering = ("-created_at",)
     list_select_related = ("load", "carrier")
     inlines = (OfferInline,)
 
 
 @admin.register(VerificationLookup)
-class VerificationLookupAdmin(admin.ModelAdmin):
+class VerificationLookupAdmin(LargeTableAdmin, admin.ModelAdmin):
     """The FMCSA lookup log: read-only; old rows go with ``manage.py prune_verification_log``."""
 
     list_display = ("looked_up_at", "mc_number", "outcome", "reasons", "error", "latency_ms")
     list_filter = ("outcome", "error", ("looked_up_at", admin.DateFieldListFilter))
     search_fields = ("=mc_number",)
     ordering = ("-looked_up_at",)
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

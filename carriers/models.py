@@ -160,6 +160,8 @@ class Load(SoftDeleteModel):
             models.Index(fields=["equipment_type", "status", "pickup_datetime"], name="load_equipment_search_idx"),
             models.Index(fields=["status", "loadboard_rate"], name="load_status_rate_idx"),
             models.Index(fields=["booked_at"], name="load_booked_at_idx"),
+            # The admin's changelist order.
+            models.Index(fields=["pickup_datetime", "load_id"], name="load_pickup_idx"),
             # Lane rates: a lane's bookings in a period, read from the index alone on PostgreSQL.
             models.Index(
                 fields=["origin_state", "destination_state", "equipment_type", "booked_at"],
@@ -217,6 +219,7 @@ class Negotiation(BaseModel):
             ),
             models.CheckConstraint(condition=Q(status__in=NegotiationStatus.values), name="negotiation_status_valid"),
         ]
+        indexes = [models.Index(fields=["status", "created_at"], name="negotiation_status_created_idx")]
 
     def __str__(self):
         return f"{self.load.load_id} / MC{self.carrier.mc_number}"
