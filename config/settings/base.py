@@ -209,6 +209,7 @@ SPECTACULAR_SETTINGS = {
         "USStateEnum": "carriers.choices.USState",
         "LoadStatusEnum": "carriers.choices.LoadStatus",
         "NegotiationStatusEnum": "carriers.choices.NegotiationStatus",
+        "FollowUpReasonEnum": "carriers.choices.FollowUpReason",
     },
 }
 
