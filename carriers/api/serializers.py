@@ -281,7 +281,7 @@ class FollowUpSerializer(BaseModelSerializer):
     )
     reason = serializers.ChoiceField(choices=FollowUpReason.choices)
     done = serializers.BooleanField(source="is_done", read_only=True)
-    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    done_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = FollowUp
@@ -303,6 +303,15 @@ class FollowUpSerializer(BaseModelSerializer):
             "version",
         )
         read_only_fields = ("done_at",)
+
+
+class FollowUpCreateSerializer(FollowUpSerializer):
+    """A follow-up added after the call was logged, naming the call by its external id."""
+
+    call_id = serializers.SlugRelatedField(source="call", slug_field="external_id", queryset=Call.objects.all())
+
+    class Meta(FollowUpSerializer.Meta):
+        pass
 
 
 class FollowUpInputSerializer(FollowUpSerializer):

@@ -24,6 +24,7 @@ from .serializers import (
     CarrierHistorySerializer,
     CarrierSerializer,
     CeilingSuggestionSerializer,
+    FollowUpCreateSerializer,
     FollowUpSerializer,
     LaneRateSerializer,
     LaneRatesQuerySerializer,
@@ -153,8 +154,9 @@ class NegotiationViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class FollowUpViewSet(BaseModelViewSet):
-    """Follow-ups set when calls are logged: a rep's due list is
-    ``?assigned_to=me&done=false&due_before=<time>``; ``POST {id}/done/`` marks one done."""
+    """Follow-ups after calls, set when a call is logged (``follow_up`` in ``POST /calls/``) or
+    added later here. A rep's due list is ``?assigned_to=me&done=false&due_before=<time>``;
+    ``POST {id}/done/`` marks one done."""
 
     queryset = selectors.follow_up_queryset()
     serializer_class = FollowUpSerializer
@@ -165,9 +167,11 @@ class FollowUpViewSet(BaseModelViewSet):
     search_fields = ("note", "call__mc_number", "call__external_id")
     action_permissions = {**BaseModelViewSet.action_permissions, "done": ["carriers.change_followup"]}
 
-    def create(self, request, *args, **kwargs):
-        # Follow-ups come with the call they follow (POST /calls/ with "follow_up").
-        return Response(status=status.HTTP_405_METHOD_NOT_ALLOWED)
+    def get_serializer_class(self):
+        return FollowUpCreateSerializer if self.action == "create" else FollowUpSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = services.follow_up_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         serializer.instance = services.follow_up_update(follow_up=serializer.instance, **serializer.validated_data)

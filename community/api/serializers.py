@@ -41,8 +41,8 @@ class TagListField(serializers.ListField):
 
 
 class PostSerializer(BaseModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    deleted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    deleted_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     title = TextField(max_length=200)
     body = TextField(max_length=MAX_BODY, help_text="Markdown; raw HTML is shown as text.")
     category = serializers.ChoiceField(choices=Category.choices, required=False)
@@ -91,7 +91,7 @@ class PostSerializer(BaseModelSerializer):
 
 
 class ReplySerializer(BaseModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     post = serializers.PrimaryKeyRelatedField(queryset=Post.objects.all())
     parent = serializers.PrimaryKeyRelatedField(
         queryset=Reply.all_objects.all(), required=False, allow_null=True, help_text="The reply this one answers."
@@ -189,8 +189,8 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 
 class ReportSerializer(BaseModelSerializer):
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     post = serializers.PrimaryKeyRelatedField(queryset=Post.objects.all(), required=False, allow_null=True)
     reply = serializers.PrimaryKeyRelatedField(queryset=Reply.objects.all(), required=False, allow_null=True)
     reason = serializers.ChoiceField(choices=ReportReason.choices)
@@ -233,7 +233,7 @@ class SubscriptionInputSerializer(InputSerializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     post_title = serializers.CharField(source="post.title", read_only=True)
     unread = serializers.SerializerMethodField()
 

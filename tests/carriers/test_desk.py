@@ -200,3 +200,15 @@ def test_follow_up_list_queries_do_not_grow(sales_agent_client, manager_client, 
         log(n)
     with django_assert_num_queries(6):
         assert manager_client.get("/api/v1/follow-ups/").json()["count"] == 6
+
+
+def test_a_follow_up_added_after_the_call(sales_agent_client, rep):
+    CallFactory(external_id="vc-later", mc_number="")
+    due = (timezone.now() + timedelta(days=1)).isoformat()
+    created = sales_agent_client.post(
+        "/api/v1/follow-ups/", {"call_id": "vc-later", "due_at": due, "reason": "lane_opens", "assigned_to": "dana"}
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["call_id"] == "vc-later" and created.json()["assigned_to"] == "dana"
+    unknown = sales_agent_client.post("/api/v1/follow-ups/", {"call_id": "vc-nope", "due_at": due, "reason": "other"})
+    assert unknown.status_code == 400 and "call_id" in unknown.json()["fields"]
