@@ -48,6 +48,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "django_celery_beat",
 ]
 LOCAL_APPS = [
     "core",
@@ -236,3 +237,25 @@ REGISTRY_SUCCESSES_BEFORE_HEALTHY = env.int("REGISTRY_SUCCESSES_BEFORE_HEALTHY",
 REGISTRY_STALE_MINUTES = env.int("REGISTRY_STALE_MINUTES", default=10)
 
 RUNTIME_SETTINGS_CACHE_SECONDS = env.int("RUNTIME_SETTINGS_CACHE_SECONDS", default=60)
+
+# --- Background jobs (Celery) ----------------------------------------------------------
+# Redis in production (CELERY_BROKER_URL=redis://host:6379/0). Without a broker, tasks run in the
+# calling process, so development and tests need nothing else running.
+CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# Periodic schedules live in the database and are edited in the admin (Periodic tasks).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Dispatch planning -----------------------------------------------------------------
+LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = env.float("LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS", default=5.0)
+LOGISTICS_MAX_TIME_LIMIT_SECONDS = env.float("LOGISTICS_MAX_TIME_LIMIT_SECONDS", default=120.0)
+# Tests set an iteration limit and seed so the same input gives the same plan.
+LOGISTICS_SOLVER_MAX_ITERATIONS = env.int("LOGISTICS_SOLVER_MAX_ITERATIONS", default=None)
+LOGISTICS_SOLVER_SEED = env.int("LOGISTICS_SOLVER_SEED", default=1)
