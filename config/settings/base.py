@@ -242,7 +242,7 @@ RUNTIME_SETTINGS_CACHE_SECONDS = env.int("RUNTIME_SETTINGS_CACHE_SECONDS", defau
 # Redis in production (CELERY_BROKER_URL=redis://host:6379/0). Without a broker, tasks run in the
 # calling process, so development and tests need nothing else running.
 CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://localhost/"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -40,5 +40,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Planning in tests: deterministic (seed + iteration limit) and quick.
 LOGISTICS_SOLVER_MAX_ITERATIONS = 300
 LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = 2.0
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = True

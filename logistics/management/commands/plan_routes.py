@@ -1,7 +1,7 @@
-import sys
 import threading
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from core.errors import DomainError
@@ -30,6 +30,13 @@ class Command(BaseCommand):
             )
         except DomainError as exc:
             raise CommandError(getattr(exc, "fields", None) or exc.message) from exc
+        snapshot = decision.state_snapshot
+        self.stderr.write(
+            f"solving: {len(snapshot['orders'])} orders, {len(snapshot['vehicles'])} vehicles, "
+            f"time limit {decision.time_limit_seconds:g}s"
+        )
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            services.decision_solve(decision_id=decision.pk)  # no broker: the job runs here (once)
         self._wait(decision)
         decision.refresh_from_db()
         if decision.status == DecisionStatus.FAILED:
@@ -62,9 +69,9 @@ class Command(BaseCommand):
                 break
             limit = decision.time_limit_seconds
             elapsed = time.monotonic() - started
-            sys.stderr.write(f"\rsolving… {elapsed:5.1f}s of {limit:g}s")
-            sys.stderr.flush()
+            self.stderr.write(f"\rsolving… {elapsed:5.1f}s of {limit:g}s", ending="")
+            self.stderr.flush()
             if elapsed > limit * 3 + 60:
                 raise CommandError("No answer from the planning job; is a Celery worker running?")
             done.wait(0.5)
-        sys.stderr.write("\n")
+        self.stderr.write("")
