@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean
+.PHONY: run test lint migrate seed clean worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,10 @@ test: lint
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .ruff_cache .hypothesis
+
+# Background jobs when CELERY_BROKER_URL points at Redis (without it, jobs run in process).
+worker: $(VENV)/.installed-run
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: $(VENV)/.installed-run
+	$(BIN)/celery -A config beat --loglevel=INFO

@@ -40,6 +40,7 @@ class PlanHub:
     latitude: float
     longitude: float
     opens_min: float = 0.0  # minutes after the planning start when vehicles may leave
+    closes_min: float | None = None  # vehicles back by then (None: no return deadline)
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,19 @@ def class_problem(
     units = instance.units
     index = [0] + [p + 1 for p in positions]
     sub = np.ix_(index, index)
-    urgent_prize = 1 + 10 * int(sum(_prize(instance.orders[p]) for p in positions))
+    # Leaving an urgent order out must cost more than any plan that serves it: more than every
+    # other prize, every fixed cost and a return trip to each order at the dearest rate.
+    dearest = max((v.fuel_cost_per_km / units.distance_per_km for v in vehicles), default=1.0) + max(
+        (v.driver_cost_per_hour / 60 / units.time_per_minute for v in vehicles), default=1.0
+    )
+    reach = 2 * int(
+        instance.distance[0, [p + 1 for p in positions]].sum() + instance.duration[0, [p + 1 for p in positions]].sum()
+    )
+    urgent_prize = 1 + 10 * int(
+        sum(_prize(instance.orders[p]) for p in positions)
+        + instance.costs.fixed_cost_per_vehicle * len(vehicles)
+        + reach * (dearest + 1)
+    )
     clients = []
     for local, p in enumerate(positions, start=1):
         order = instance.orders[p]
@@ -271,7 +284,7 @@ def class_problem(
             unit_distance_cost=key[2],
             unit_duration_cost=key[3],
             tw_early=key[4],
-            tw_late=solver.UNBOUNDED,
+            tw_late=solver.UNBOUNDED if instance.hub.closes_min is None else _time(instance.hub.closes_min, units),
         )
         for key in keys
     ]
@@ -342,9 +355,10 @@ def _solve_class(instance, positions, eligible, time_limit, max_iterations, seed
     result = solver.solve(problem, time_limit=time_limit, max_iterations=max_iterations, seed=seed)
     if result.feasible:
         return result, pools, False
-    # Not every urgent order fits: keep them as strongly preferred instead, and report those left out.
+    # No plan serving every urgent order was found: keep them as strongly preferred instead (a prize
+    # above any plan's cost), with half the time again, and report those left out.
     problem, pools = class_problem(instance, positions, eligible, urgent_required=False)
-    result = solver.solve(problem, time_limit=time_limit, max_iterations=max_iterations, seed=seed)
+    result = solver.solve(problem, time_limit=time_limit / 2, max_iterations=max_iterations, seed=seed)
     if not result.feasible:
         raise PlanningError("The solver found no feasible plan within the time limit.")
     return result, pools, True

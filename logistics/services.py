@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, UUIDField, Value, When
 from django.utils import timezone
 
 from core.context import get_current_user
@@ -645,13 +645,20 @@ def decision_commit(*, decision: Decision) -> Decision:
     Route.objects.bulk_create(routes)
     RouteStop.objects.bulk_create(stops)
     now = timezone.now()
-    for route, planned_route in zip(routes, planned, strict=True):
-        ids = [s["order_id"] for s in planned_route["stops"]]
-        assigned = Order.objects.filter(pk__in=ids, status=OrderStatus.PENDING).update(
-            status=OrderStatus.ASSIGNED, route=route, version=F("version") + 1, updated_at=now
-        )
-        if assigned != len(ids):  # only reachable if something bypassed the locks above
-            raise Conflict("Changed since planning: some orders are no longer pending.", code="state_changed")
+    # One UPDATE for every order, whatever the number of routes.
+    route_of = Case(
+        *(
+            When(pk=s["order_id"], then=Value(route.pk))
+            for route, pr in zip(routes, planned, strict=True)
+            for s in pr["stops"]
+        ),
+        output_field=UUIDField(),
+    )
+    assigned = Order.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING).update(
+        status=OrderStatus.ASSIGNED, route_id=route_of, version=F("version") + 1, updated_at=now
+    )
+    if assigned != len(order_ids):  # only reachable if something bypassed the locks above
+        raise Conflict("Changed since planning: some orders are no longer pending.", code="state_changed")
     loading = Vehicle.objects.filter(pk__in=vehicle_ids, status=VehicleStatus.AVAILABLE).update(
         status=VehicleStatus.LOADING, version=F("version") + 1, updated_at=now
     )

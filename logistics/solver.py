@@ -8,15 +8,18 @@ attributes in, routes as client positions with their scheduled start times out. 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
 import numpy as np
 import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria
 
 NAME = "pyvrp-" + version("pyvrp")
 UNBOUNDED = int(np.iinfo(np.int64).max // 4)
+MAX_PENALTY = 1e12
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,13 @@ def solve(
     stop = MaxRuntime(max(time_limit, 0.01))
     if max_iterations is not None:
         stop = MultipleCriteria([MaxIterations(max_iterations), stop])
-    result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False)
+    # The default penalty cap (100,000 per unit of time warp or excess load) is below what leaving an
+    # urgent order out costs on real money scales, so the search would trade feasibility for prizes.
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=MAX_PENALTY))
+    with warnings.catch_warnings():
+        # Whether a feasible plan was found is reported in the result; the warning adds nothing.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False, display=False, params=params)
     best = result.best
     routes = []
     for route in best.routes():
