@@ -259,3 +259,16 @@ LOGISTICS_MAX_TIME_LIMIT_SECONDS = env.float("LOGISTICS_MAX_TIME_LIMIT_SECONDS",
 # Tests set an iteration limit and seed so the same input gives the same plan.
 LOGISTICS_SOLVER_MAX_ITERATIONS = env.int("LOGISTICS_SOLVER_MAX_ITERATIONS", default=None)
 LOGISTICS_SOLVER_SEED = env.int("LOGISTICS_SOLVER_SEED", default=1)
+# Dispatch's choice sets get their own schema names (its status and priority fields differ from other apps').
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "OrderStatusEnum": "logistics.choices.OrderStatus",
+    "OrderPriorityEnum": "logistics.choices.Priority",
+    "PriorityEnum": "registry.choices.Priority",  # keeps its name now that two apps have a priority
+    "OrderHandlingEnum": "logistics.choices.Handling",
+    "VehicleStatusEnum": "logistics.choices.VehicleStatus",
+    "RouteStatusEnum": "logistics.choices.RouteStatus",
+    "DecisionStatusEnum": "logistics.choices.DecisionStatus",
+    "DecisionTypeEnum": "logistics.choices.DecisionType",
+    "DeliveryResultEnum": "logistics.choices.DeliveryResult",
+}
