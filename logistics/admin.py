@@ -198,9 +198,19 @@ class OutcomeAdmin(AppendOnlyAdmin):
 
 
 class RateInline(admin.TabularInline):
+    """Shown with the cost model; changed under Vehicle type rates, through the service."""
+
     model = VehicleTypeRate
-    fields = ("vehicle_type", "fuel_cost_per_km", "driver_cost_per_hour")
+    fields = ("vehicle_type", "fuel_cost_per_km", "driver_cost_per_hour", "updated_at")
+    readonly_fields = fields
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(CostModel)
@@ -225,3 +235,15 @@ class CostModelAdmin(BaseModelAdmin):
 @admin.register(VehicleTypeRate)
 class VehicleTypeRateAdmin(BaseModelAdmin):
     list_display = ("vehicle_type", "fuel_cost_per_km", "driver_cost_per_hour", "cost_model", "updated_at")
+
+    def write(self, request, form, change):
+        data = form.model_data()
+        if change:
+            current = self.current(form.instance)
+            data = {"cost_model": current.cost_model, "vehicle_type": current.vehicle_type, **form.changes()}
+        return services.rate_set(
+            cost_model=data["cost_model"],
+            vehicle_type=data["vehicle_type"],
+            fuel_cost_per_km=data.get("fuel_cost_per_km", form.instance.fuel_cost_per_km),
+            driver_cost_per_hour=data.get("driver_cost_per_hour", form.instance.driver_cost_per_hour),
+        )

@@ -289,7 +289,9 @@ class RateReadSerializer(serializers.ModelSerializer):
 
 
 class CostModelSerializer(BaseModelSerializer):
-    rates = RateSerializer(many=True, required=False, help_text="Per vehicle type; listed types are set.")
+    rates = RateSerializer(
+        many=True, required=False, write_only=True, help_text="Per vehicle type; listed types are set."
+    )
 
     class Meta:
         model = CostModel

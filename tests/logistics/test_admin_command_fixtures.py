@@ -68,6 +68,7 @@ def test_admin_pages_render(admin_client, demo, solve_now):
         ("admin:logistics_costmodel_change", [CostModel.objects.get().pk]),
         ("admin:logistics_costmodel_history", [CostModel.objects.get().pk]),
         ("admin:django_celery_beat_periodictask_changelist", []),
+        ("admin:logistics_vehicletyperate_changelist", []),
     ]:
         response = admin_client.get(reverse(name, args=args))
         assert response.status_code == 200, name

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from accounts import roles
 from logistics import services
 from logistics.choices import OrderStatus, RouteStatus, VehicleStatus
 from logistics.models import CostModel, OperationalOutcome, Order, Route, Vehicle
@@ -146,3 +147,39 @@ def test_calibration_moves_estimates_toward_actuals_over_a_series_of_outcomes(hu
     for i in range(3):
         assert errors[-1][i] < errors[0][i] / 5, errors
     assert cm.history.count() >= 9  # every calibration step is in the history
+
+
+def test_cost_model_is_read_and_tuned_through_the_api_with_history(make_client, cost_model, django_assert_num_queries):
+    RateFactory(cost_model=cost_model, vehicle_type="5T")
+    manager = make_client(roles.MANAGER)
+    # token (2) + permissions (2) + cost model + its rates
+    with django_assert_num_queries(6):
+        body = manager.get(f"{BASE}/cost-model/").json()
+    assert body["road_factor"] == 1.3 and [r["vehicle_type"] for r in body["rates"]] == ["5T"]
+    response = manager.patch(
+        f"{BASE}/cost-model/",
+        {
+            "average_speed_kmh": 45,
+            "version": body["version"],
+            "rates": [{"vehicle_type": "10T", "fuel_cost_per_km": "130", "driver_cost_per_hour": "600"}],
+        },
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["average_speed_kmh"] == 45
+    assert {r["vehicle_type"] for r in response.json()["rates"]} == {"5T", "10T"}
+    assert manager.patch(f"{BASE}/cost-model/", {"road_factor": 0.5}).status_code == 400
+    assert manager.patch(f"{BASE}/cost-model/", {"road_factor": 1.4, "version": 1}).status_code == 409
+    history = manager.get(f"{BASE}/cost-model/history/").json()
+    assert [h["average_speed_kmh"] for h in history][:2] == [45, 50]
+    assert make_client(roles.MEMBER).patch(f"{BASE}/cost-model/", {"road_factor": 1.4}).status_code == 403
+
+
+def test_outcome_and_hub_lists_query_counts_do_not_grow(dispatcher_client, committed_route, django_assert_num_queries):
+    dispatcher_client.post(f"{BASE}/routes/{committed_route.pk}/start/")
+    dispatcher_client.post(f"{BASE}/routes/{committed_route.pk}/complete/", _complete_body(committed_route))
+    with django_assert_num_queries(6):
+        assert dispatcher_client.get(f"{BASE}/outcomes/").json()["count"] == 1
+    with django_assert_num_queries(6):
+        assert dispatcher_client.get(f"{BASE}/hubs/").json()["count"] == 1
+    with django_assert_num_queries(6):
+        assert dispatcher_client.get(f"{BASE}/routes/{committed_route.pk}/").json()["stops"]
