@@ -131,7 +131,12 @@ def test_metrics_show_orders_on_time_rate_utilisation_and_errors(make_client, hu
 
 def test_admin_sets_a_vehicle_type_rate_through_the_service(admin_client, cost_model):
     url = reverse("admin:logistics_vehicletyperate_add")
-    data = {"cost_model": str(cost_model.pk), "vehicle_type": "7T", "fuel_cost_per_km": "95", "driver_cost_per_hour": "480"}
+    data = {
+        "cost_model": str(cost_model.pk),
+        "vehicle_type": "7T",
+        "fuel_cost_per_km": "95",
+        "driver_cost_per_hour": "480",
+    }
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:500]
     rate = cost_model.rates.get(vehicle_type="7T")

@@ -206,3 +206,20 @@ def test_decision_list_and_detail_query_counts_do_not_grow(
     # ... + the decision + its routes
     with django_assert_num_queries(6):
         assert dispatcher_client.get(f"{BASE}/decisions/{ids[0]}/").status_code == 200
+
+
+def test_unknown_decisions_and_routes_are_404(dispatcher_client, hub):
+    missing = "00000000-0000-0000-0000-0000000000ff"
+    for path in (f"decisions/{missing}/", f"routes/{missing}/", f"outcomes/{missing}/", f"orders/{missing}/"):
+        response = dispatcher_client.get(f"{BASE}/{path}")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert dispatcher_client.post(f"{BASE}/decisions/{missing}/commit/").status_code == 404
+
+
+def test_decisions_and_routes_are_append_only(dispatcher_client, pending_orders, fleet, solve_now):
+    decision_id = _propose(dispatcher_client, solve_now).json()["id"]
+    assert dispatcher_client.delete(f"{BASE}/decisions/{decision_id}/").status_code == 405
+    assert dispatcher_client.patch(f"{BASE}/decisions/{decision_id}/", {"status": "committed"}).status_code == 405
+    dispatcher_client.post(f"{BASE}/decisions/{decision_id}/commit/")
+    route = Route.objects.first()
+    assert dispatcher_client.delete(f"{BASE}/routes/{route.pk}/").status_code == 405
