@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean test-browser fuzz
+.PHONY: run test lint migrate seed clean test-browser fuzz worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,3 +53,10 @@ fuzz: $(VENV)/.installed-test
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .ruff_cache .hypothesis
 	rm -rf screenshots test-results
+
+# Background jobs when CELERY_BROKER_URL points at Redis (without it, jobs run in process).
+worker: $(VENV)/.installed-run
+	$(BIN)/celery -A config worker --loglevel=INFO
+
+beat: $(VENV)/.installed-run
+	$(BIN)/celery -A config beat --loglevel=INFO

@@ -7,6 +7,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from logistics.api.views import MetricsView as LogisticsMetricsView
+
 app_name = "api"
 
 
@@ -28,7 +30,8 @@ urlpatterns = [
     path("", api_root, name="root"),
     path("auth/", include("accounts.api.urls")),
     path("", include("carriers.api.urls")),
-    path("", include("logistics.api.urls")),
+    path("logistics/", include("logistics.api.urls")),
+    path("metrics/logistics/", LogisticsMetricsView.as_view(), name="logistics-metrics"),
     path("registry/", include("registry.api.urls")),
     path("community/", include("community.api.urls")),
 ]

@@ -3,4 +3,8 @@ from django.apps import AppConfig
 
 class LogisticsConfig(AppConfig):
     name = "logistics"
-    demo_fixtures = ()
+    verbose_name = "Dispatch"
+    demo_fixtures = ("logistics_demo",)
+
+    def ready(self):
+        from . import services  # noqa: F401  (registers the delete rules)

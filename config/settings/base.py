@@ -50,6 +50,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_htmx",
+    "django_celery_beat",
 ]
 LOCAL_APPS = [
     "core",
@@ -210,6 +211,18 @@ SPECTACULAR_SETTINGS = {
         "LoadStatusEnum": "carriers.choices.LoadStatus",
         "NegotiationStatusEnum": "carriers.choices.NegotiationStatus",
         "FollowUpReasonEnum": "carriers.choices.FollowUpReason",
+        "CommunityPostStatusEnum": "community.choices.PostStatus",
+        "CommunityReportStatusEnum": "community.choices.ReportStatus",
+        "CommunityUseCaseStatusEnum": "community.choices.UseCaseStatus",
+        "OrderStatusEnum": "logistics.choices.OrderStatus",
+        "OrderPriorityEnum": "logistics.choices.Priority",
+        "PriorityEnum": "registry.choices.Priority",  # keeps its name now that two apps have a priority
+        "OrderHandlingEnum": "logistics.choices.Handling",
+        "VehicleStatusEnum": "logistics.choices.VehicleStatus",
+        "RouteStatusEnum": "logistics.choices.RouteStatus",
+        "DecisionStatusEnum": "logistics.choices.DecisionStatus",
+        "DecisionTypeEnum": "logistics.choices.DecisionType",
+        "DeliveryResultEnum": "logistics.choices.DeliveryResult",
     },
 }
 
@@ -274,10 +287,25 @@ EMAIL_HOST_PASSWORD = env("DJANGO_EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("DJANGO_EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="community@localhost")
 
-# Community choice sets named apart in the OpenAPI schema (several components have a "status").
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
-    "CommunityPostStatusEnum": "community.choices.PostStatus",
-    "CommunityReportStatusEnum": "community.choices.ReportStatus",
-    "CommunityUseCaseStatusEnum": "community.choices.UseCaseStatus",
-}
+
+# --- Background jobs (Celery) ----------------------------------------------------------
+# Redis in production (CELERY_BROKER_URL=redis://host:6379/0). Without a broker, tasks run in the
+# calling process, so development and tests need nothing else running.
+CELERY_TASK_ALWAYS_EAGER = not env("CELERY_BROKER_URL", default="")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or "memory://localhost/"
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+# Periodic schedules live in the database and are edited in the admin (Periodic tasks).
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Dispatch planning -----------------------------------------------------------------
+LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = env.float("LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS", default=5.0)
+LOGISTICS_MAX_TIME_LIMIT_SECONDS = env.float("LOGISTICS_MAX_TIME_LIMIT_SECONDS", default=120.0)
+# Tests set an iteration limit and seed so the same input gives the same plan.
+LOGISTICS_SOLVER_MAX_ITERATIONS = env.int("LOGISTICS_SOLVER_MAX_ITERATIONS", default=None)
+LOGISTICS_SOLVER_SEED = env.int("LOGISTICS_SOLVER_SEED", default=1)

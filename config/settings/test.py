@@ -36,3 +36,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # the busy timeout exactly as the application runs them.
     # One file per test run, so parallel runs on one machine do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"freight-test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Planning in tests: deterministic (seed + iteration limit) and quick.
+LOGISTICS_SOLVER_MAX_ITERATIONS = 300
+LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = 2.0
+CELERY_BROKER_URL = "memory://localhost/"
+CELERY_TASK_ALWAYS_EAGER = True
