@@ -1,3 +1,3 @@
 """One module per dashboard area; importing it registers the area."""
 
-from . import registry, sales  # noqa: F401
+from . import community, dispatch, registry, sales  # noqa: F401

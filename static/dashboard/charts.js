@@ -43,6 +43,44 @@
         var line = spec.kind === "bar-line" && i > 0;
         return { name: s.name, type: line ? "line" : "bar", data: s.values, symbolSize: 6 };
       });
+    } else if (spec.kind === "line") {
+      // Days without a value stay gaps; each point is marked so a single day still shows.
+      option.tooltip = { trigger: "axis", valueFormatter: function (v) { return v === null || v === undefined ? "–" : v + (spec.unit || ""); } };
+      option.legend = { top: 0, type: "scroll", textStyle: { color: TEXT } };
+      option.grid = { left: 52, right: 16, top: 40, bottom: 32 };
+      option.xAxis = { type: "category", data: spec.categories, axisLabel: { color: TEXT, hideOverlap: true } };
+      option.yAxis = { type: "value", min: 0, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
+      option.series = series.map(function (s) {
+        return { name: s.name, type: "line", data: s.values, symbol: "circle", symbolSize: 7, connectNulls: true };
+      });
+    } else if (spec.kind === "routes") {
+      // A map-like plot: longitude across, latitude up; one line per route from the hub and back.
+      option.tooltip = { trigger: "item", formatter: function (p) {
+        return p.seriesType === "scatter" ? "Hub: " + p.data.name : p.seriesName + ": " + (p.data.name || "");
+      } };
+      option.legend = { top: 0, type: "scroll", textStyle: { color: TEXT } };
+      option.grid = { left: 56, right: 24, top: 40, bottom: 36 };
+      option.xAxis = { type: "value", scale: true, name: "Longitude", nameLocation: "middle", nameGap: 24,
+        axisLabel: { color: TEXT, formatter: function (v) { return v.toFixed(1) + "°"; } } };
+      option.yAxis = { type: "value", scale: true, name: "Latitude", nameLocation: "middle", nameGap: 40,
+        axisLabel: { color: TEXT, formatter: function (v) { return v.toFixed(1) + "°"; } } };
+      option.series = spec.routes.map(function (route) {
+        var points = [{ name: "hub", value: [route.hub.lon, route.hub.lat], symbolSize: 0 }];
+        route.stops.forEach(function (stop) {
+          points.push({ name: stop.sequence + ". " + stop.city, value: [stop.lon, stop.lat] });
+        });
+        points.push({ name: "hub", value: [route.hub.lon, route.hub.lat], symbolSize: 0 });
+        return {
+          name: route.reference + " · " + route.vehicle, type: "line", data: points, symbol: "circle", symbolSize: 8,
+          lineStyle: { width: 2 },
+          label: { show: true, color: TEXT, fontSize: 11, position: "right", formatter: function (p) { return p.data.name === "hub" ? "" : p.data.name; } },
+          labelLayout: { hideOverlap: true },
+        };
+      }).concat([{
+        name: "Hub", type: "scatter", symbol: "rect", symbolSize: 14, itemStyle: { color: TEXT }, z: 5,
+        data: spec.hubs.map(function (hub) { return { name: hub.name, value: [hub.lon, hub.lat] }; }),
+        label: { show: true, position: "bottom", color: TEXT, fontWeight: "bold", formatter: "{b}" },
+      }]);
     } else if (spec.kind === "hbar") {
       option.tooltip = { trigger: "axis", axisPointer: { type: "shadow" } };
       // Category names wrap within a fixed margin rather than run off the left edge.

@@ -230,3 +230,217 @@ def chart_on_page(html: str, key: str, *, optional=False) -> dict | None:
 def chart_values(chart: dict) -> dict[str, object]:
     """A one-series chart as category → value."""
     return dict(zip(chart["categories"], chart["series"][0]["values"], strict=True))
+
+
+POLICY = "pyvrp-0.14.0; separate solves per compatibility class"
+OTHER_POLICY = "nearest city first"
+
+
+def make_dispatch_data(*, today=None, extra_routes=0):
+    """Four vehicles (loading, in transit, available, in maintenance); today a planned route with
+    two stops, one in progress with one stop and a cancelled one; three completed routes with
+    outcomes on earlier days, two under ``POLICY`` and one under ``OTHER_POLICY``; orders pending,
+    assigned, in transit, delivered and cancelled. ``extra_routes`` adds that many more planned
+    routes today, each with two stops."""
+    from logistics.choices import DecisionStatus, DecisionType, OrderStatus, RouteStatus, VehicleStatus
+    from logistics.models import Decision, OperationalOutcome, Route, RouteStop
+    from tests.logistics.factories import TOWNS, CostModelFactory, HubFactory, OrderFactory, VehicleFactory
+
+    today = today or timezone.localdate()
+    hub = HubFactory()
+    CostModelFactory()
+    vehicles = {
+        status: VehicleFactory(reference=f"KCA {n:03d}A", home_hub=hub, status=status)
+        for n, status in enumerate(
+            (VehicleStatus.LOADING, VehicleStatus.IN_TRANSIT, VehicleStatus.AVAILABLE, VehicleStatus.MAINTENANCE)
+        )
+    }
+    decisions = {
+        policy: Decision.objects.create(
+            decision_type=DecisionType.DAILY_ROUTE_PLANNING,
+            status=DecisionStatus.COMMITTED,
+            committed_at=timezone.now(),
+            policy=policy,
+            planning_start=at(today - timedelta(days=5), 6),
+        )
+        for policy in (POLICY, OTHER_POLICY)
+    }
+    counter = iter(range(1, 1000))
+
+    def route(reference, *, vehicle, day, status, towns, order_status, policy=POLICY):
+        new = Route.objects.create(
+            reference=reference,
+            decision=decisions[policy],
+            vehicle=vehicle,
+            status=status,
+            destination_cities=list(dict.fromkeys(towns)),
+            planned_start=at(day, 7),
+            distance_km=100.0 * len(towns),
+            duration_min=120.0 * len(towns),
+            cost_kes=Decimal("20000.00") * len(towns),
+        )
+        for sequence, town in enumerate(towns, start=1):
+            order = OrderFactory(
+                reference=f"ORD-{next(counter):04d}", hub=hub, town=town, status=order_status, route=new
+            )
+            RouteStop.objects.create(
+                route=new,
+                sequence=sequence,
+                order=order,
+                city=town,
+                latitude=TOWNS[town][0],
+                longitude=TOWNS[town][1],
+                leg_distance_km=100.0,
+                estimated_arrival=at(day, 7 + 2 * sequence),
+            )
+        return new
+
+    def outcome(of, *, day, errors, on_time, late=0):
+        cost, duration, distance = errors
+        made = OperationalOutcome.objects.create(
+            route=of,
+            decision=of.decision,
+            estimated_distance_km=of.distance_km,
+            estimated_duration_min=of.duration_min,
+            estimated_cost_kes=of.cost_kes,
+            actual_distance_km=of.distance_km,
+            actual_duration_min=of.duration_min,
+            actual_cost_kes=of.cost_kes,
+            revenue_kes=Decimal("90000.00"),
+            net_profit_kes=Decimal("50000.00"),
+            cost_error_pct=cost,
+            duration_error_pct=duration,
+            distance_error_pct=distance,
+            on_time_count=on_time,
+            late_count=late,
+        )
+        OperationalOutcome.objects.filter(pk=made.pk).update(created_at=at(day, 18))
+
+    available = vehicles[VehicleStatus.AVAILABLE]
+    planned = route(
+        "R-TODAY-1",
+        vehicle=vehicles[VehicleStatus.LOADING],
+        day=today,
+        status=RouteStatus.PLANNED,
+        towns=["Nakuru", "Eldoret"],
+        order_status=OrderStatus.ASSIGNED,
+    )
+    moving = route(
+        "R-TODAY-2",
+        vehicle=vehicles[VehicleStatus.IN_TRANSIT],
+        day=today,
+        status=RouteStatus.IN_PROGRESS,
+        towns=["Kisumu"],
+        order_status=OrderStatus.IN_TRANSIT,
+    )
+    Route.objects.create(
+        reference="R-TODAY-CANCELLED",
+        decision=decisions[POLICY],
+        vehicle=available,
+        status=RouteStatus.CANCELLED,
+        planned_start=at(today, 6),
+        distance_km=10,
+        duration_min=10,
+        cost_kes=Decimal("1000.00"),
+    )
+    for n in range(extra_routes):
+        route(
+            f"R-TODAY-X{n}",
+            vehicle=VehicleFactory(home_hub=hub, status=VehicleStatus.LOADING),
+            day=today,
+            status=RouteStatus.PLANNED,
+            towns=["Naivasha", "Nakuru"],
+            order_status=OrderStatus.ASSIGNED,
+        )
+    done = [
+        (3, POLICY, (-20.0, 15.0, -10.0), available),
+        (1, POLICY, (-8.0, 5.0, -4.0), available),
+        (2, OTHER_POLICY, (30.0, -25.0, 12.0), available),
+    ]
+    for days_ago, policy, errors, vehicle in done:
+        day = today - timedelta(days=days_ago)
+        finished = route(
+            f"R-{day.isoformat()}",
+            vehicle=vehicle,
+            day=day,
+            status=RouteStatus.COMPLETED,
+            towns=["Naivasha", "Kitale"],
+            order_status=OrderStatus.DELIVERED,
+            policy=policy,
+        )
+        outcome(finished, day=day, errors=errors, on_time=1, late=1)
+    OrderFactory(reference="ORD-P1", hub=hub, town="Kitale")
+    OrderFactory(reference="ORD-P2", hub=hub, town="Naivasha")
+    OrderFactory(reference="ORD-C1", hub=hub, status=OrderStatus.CANCELLED)
+    return {"today": today, "hub": hub, "routes": [planned, moving], "decisions": decisions}
+
+
+@pytest.fixture
+def dispatch_data(db):
+    return make_dispatch_data()
+
+
+def make_community_data(*, today=None, extra=0):
+    """Three members; a post of today with two replies (one the best answer), two unanswered
+    posts (three and twenty days old), a closed post without replies, a draft and a hidden post;
+    two open reports and a dismissed one. ``extra`` adds that many more members, each with a
+    post and a reply on the first post."""
+    from accounts import roles
+    from community import services
+    from community.choices import PostStatus
+    from community.models import Post, Reply
+
+    today = today or timezone.localdate()
+    alice = UserFactory(username="alice", first_name="Alice", last_name="Amin", roles=[roles.MEMBER])
+    bilal = UserFactory(username="bilal", first_name="Bilal", last_name="Badr", roles=[roles.MEMBER])
+    carla = UserFactory(username="carla", first_name="Carla", last_name="Costa", roles=[roles.MEMBER])
+
+    def written(obj, day, hour=10):
+        type(obj).all_objects.filter(pk=obj.pk).update(created_at=at(day, hour))
+        obj.refresh_from_db()
+        return obj
+
+    answered = written(
+        services.post_create(
+            author=alice, title="OPC UA or MQTT for 40 PLCs?", body="Which one?", category="automation", tags=["plc"]
+        ),
+        today,
+        8,
+    )
+    first = written(services.reply_create(post=answered, author=bilal, body="MQTT with Sparkplug B."), today, 9)
+    second = written(services.reply_create(post=answered, author=carla, body="OPC UA, it models the data."), today)
+    services.post_set_best_answer(post=answered, reply=first, actor=alice)
+    waiting = written(
+        services.post_create(author=bilal, title="Vibration alarms on pump 3", body="Any idea?", category="maintenance"),
+        today - timedelta(days=3),
+    )
+    old = written(
+        services.post_create(author=carla, title="Energy baseline per shift", body="How?", category="energy"),
+        today - timedelta(days=20),
+    )
+    closed = services.post_create(author=carla, title="Closed without answer", body="Closed.", category="other")
+    services.post_set_status(post=closed, status=PostStatus.CLOSED)
+    draft = services.post_create(author=alice, title="Draft thoughts", body="Not yet.", status=PostStatus.DRAFT)
+    hidden = services.post_create(author=bilal, title="Cheap sensors, click here", body="Spam.", category="other")
+    spam_report = services.report_create(reporter=alice, reason="spam", post=hidden)
+    services.report_resolve(report=spam_report, resolution="dismiss", actor=alice)
+    services.content_hide(instance=hidden, reason="advertising")
+    services.report_create(reporter=carla, reason="off-topic", post=waiting)
+    services.report_create(reporter=alice, reason="other", text="Rude tone", reply=second)
+    for n in range(extra):
+        member = UserFactory(username=f"member-{n}", roles=[roles.MEMBER])
+        services.post_create(author=member, title=f"Question {n}", body="?", category="ai", tags=[f"t{n}"])
+        services.reply_create(post=answered, author=member, body=f"Answer {n}")
+    return {
+        "today": today,
+        "members": [alice, bilal, carla],
+        "posts": {"answered": answered, "waiting": waiting, "old": old, "closed": closed, "draft": draft},
+        "replies": [first, second],
+        "hidden": Post.all_objects.get(pk=hidden.pk),
+        "reply_model": Reply,
+    }
+
+
+@pytest.fixture
+def community_data(db):
+    return make_community_data()
