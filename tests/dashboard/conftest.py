@@ -236,15 +236,73 @@ POLICY = "pyvrp-0.14.0; separate solves per compatibility class"
 OTHER_POLICY = "nearest city first"
 
 
+def dispatch_route(data, reference, *, vehicle, day, status, towns, order_status, policy=POLICY):
+    """A route of ``data``'s hub leaving at 7:00 on ``day`` with one order and stop per town."""
+    from logistics.models import Route, RouteStop
+    from tests.logistics.factories import TOWNS, OrderFactory
+
+    route = Route.objects.create(
+        reference=reference,
+        decision=data["decisions"][policy],
+        vehicle=vehicle,
+        status=status,
+        destination_cities=list(dict.fromkeys(towns)),
+        planned_start=at(day, 7),
+        distance_km=100.0 * len(towns),
+        duration_min=120.0 * len(towns),
+        cost_kes=Decimal("20000.00") * len(towns),
+    )
+    for sequence, town in enumerate(towns, start=1):
+        order = OrderFactory(hub=data["hub"], town=town, status=order_status, route=route)
+        RouteStop.objects.create(
+            route=route,
+            sequence=sequence,
+            order=order,
+            city=town,
+            latitude=TOWNS[town][0],
+            longitude=TOWNS[town][1],
+            leg_distance_km=100.0,
+            estimated_arrival=at(day, 7 + 2 * sequence),
+        )
+    return route
+
+
+def dispatch_outcome(route, *, day, errors, on_time=1, late=1):
+    """What happened on ``route``, recorded in the evening of ``day`` with the given errors
+    (cost, duration, distance, in %)."""
+    from logistics.models import OperationalOutcome
+
+    cost, duration, distance = errors
+    made = OperationalOutcome.objects.create(
+        route=route,
+        decision=route.decision,
+        estimated_distance_km=route.distance_km,
+        estimated_duration_min=route.duration_min,
+        estimated_cost_kes=route.cost_kes,
+        actual_distance_km=route.distance_km,
+        actual_duration_min=route.duration_min,
+        actual_cost_kes=route.cost_kes,
+        revenue_kes=Decimal("90000.00"),
+        net_profit_kes=Decimal("50000.00"),
+        cost_error_pct=cost,
+        duration_error_pct=duration,
+        distance_error_pct=distance,
+        on_time_count=on_time,
+        late_count=late,
+    )
+    OperationalOutcome.objects.filter(pk=made.pk).update(created_at=at(day, 18))
+    return made
+
+
 def make_dispatch_data(*, today=None, extra_routes=0):
     """Four vehicles (loading, in transit, available, in maintenance); today a planned route with
     two stops, one in progress with one stop and a cancelled one; three completed routes with
     outcomes on earlier days, two under ``POLICY`` and one under ``OTHER_POLICY``; orders pending,
     assigned, in transit, delivered and cancelled. ``extra_routes`` adds that many more planned
-    routes today, each with two stops."""
+    routes today and completed ones yesterday (``add_dispatch_rows``)."""
     from logistics.choices import DecisionStatus, DecisionType, OrderStatus, RouteStatus, VehicleStatus
-    from logistics.models import Decision, OperationalOutcome, Route, RouteStop
-    from tests.logistics.factories import TOWNS, CostModelFactory, HubFactory, OrderFactory, VehicleFactory
+    from logistics.models import Decision, Route
+    from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
 
     today = today or timezone.localdate()
     hub = HubFactory()
@@ -265,59 +323,9 @@ def make_dispatch_data(*, today=None, extra_routes=0):
         )
         for policy in (POLICY, OTHER_POLICY)
     }
-    counter = iter(range(1, 1000))
-
-    def route(reference, *, vehicle, day, status, towns, order_status, policy=POLICY):
-        new = Route.objects.create(
-            reference=reference,
-            decision=decisions[policy],
-            vehicle=vehicle,
-            status=status,
-            destination_cities=list(dict.fromkeys(towns)),
-            planned_start=at(day, 7),
-            distance_km=100.0 * len(towns),
-            duration_min=120.0 * len(towns),
-            cost_kes=Decimal("20000.00") * len(towns),
-        )
-        for sequence, town in enumerate(towns, start=1):
-            order = OrderFactory(
-                reference=f"ORD-{next(counter):04d}", hub=hub, town=town, status=order_status, route=new
-            )
-            RouteStop.objects.create(
-                route=new,
-                sequence=sequence,
-                order=order,
-                city=town,
-                latitude=TOWNS[town][0],
-                longitude=TOWNS[town][1],
-                leg_distance_km=100.0,
-                estimated_arrival=at(day, 7 + 2 * sequence),
-            )
-        return new
-
-    def outcome(of, *, day, errors, on_time, late=0):
-        cost, duration, distance = errors
-        made = OperationalOutcome.objects.create(
-            route=of,
-            decision=of.decision,
-            estimated_distance_km=of.distance_km,
-            estimated_duration_min=of.duration_min,
-            estimated_cost_kes=of.cost_kes,
-            actual_distance_km=of.distance_km,
-            actual_duration_min=of.duration_min,
-            actual_cost_kes=of.cost_kes,
-            revenue_kes=Decimal("90000.00"),
-            net_profit_kes=Decimal("50000.00"),
-            cost_error_pct=cost,
-            duration_error_pct=duration,
-            distance_error_pct=distance,
-            on_time_count=on_time,
-            late_count=late,
-        )
-        OperationalOutcome.objects.filter(pk=made.pk).update(created_at=at(day, 18))
-
-    available = vehicles[VehicleStatus.AVAILABLE]
-    planned = route(
+    data = {"today": today, "hub": hub, "decisions": decisions}
+    planned = dispatch_route(
+        data,
         "R-TODAY-1",
         vehicle=vehicles[VehicleStatus.LOADING],
         day=today,
@@ -325,7 +333,8 @@ def make_dispatch_data(*, today=None, extra_routes=0):
         towns=["Nakuru", "Eldoret"],
         order_status=OrderStatus.ASSIGNED,
     )
-    moving = route(
+    moving = dispatch_route(
+        data,
         "R-TODAY-2",
         vehicle=vehicles[VehicleStatus.IN_TRANSIT],
         day=today,
@@ -333,6 +342,7 @@ def make_dispatch_data(*, today=None, extra_routes=0):
         towns=["Kisumu"],
         order_status=OrderStatus.IN_TRANSIT,
     )
+    available = vehicles[VehicleStatus.AVAILABLE]
     Route.objects.create(
         reference="R-TODAY-CANCELLED",
         decision=decisions[POLICY],
@@ -343,36 +353,58 @@ def make_dispatch_data(*, today=None, extra_routes=0):
         duration_min=10,
         cost_kes=Decimal("1000.00"),
     )
-    for n in range(extra_routes):
-        route(
-            f"R-TODAY-X{n}",
-            vehicle=VehicleFactory(home_hub=hub, status=VehicleStatus.LOADING),
-            day=today,
-            status=RouteStatus.PLANNED,
-            towns=["Naivasha", "Nakuru"],
-            order_status=OrderStatus.ASSIGNED,
-        )
     done = [
-        (3, POLICY, (-20.0, 15.0, -10.0), available),
-        (1, POLICY, (-8.0, 5.0, -4.0), available),
-        (2, OTHER_POLICY, (30.0, -25.0, 12.0), available),
+        (3, POLICY, (-20.0, 15.0, -10.0)),
+        (1, POLICY, (-8.0, 5.0, -4.0)),
+        (2, OTHER_POLICY, (30.0, -25.0, 12.0)),
     ]
-    for days_ago, policy, errors, vehicle in done:
+    for days_ago, policy, errors in done:
         day = today - timedelta(days=days_ago)
-        finished = route(
+        finished = dispatch_route(
+            data,
             f"R-{day.isoformat()}",
-            vehicle=vehicle,
+            vehicle=available,
             day=day,
             status=RouteStatus.COMPLETED,
             towns=["Naivasha", "Kitale"],
             order_status=OrderStatus.DELIVERED,
             policy=policy,
         )
-        outcome(finished, day=day, errors=errors, on_time=1, late=1)
+        dispatch_outcome(finished, day=day, errors=errors)
     OrderFactory(reference="ORD-P1", hub=hub, town="Kitale")
     OrderFactory(reference="ORD-P2", hub=hub, town="Naivasha")
     OrderFactory(reference="ORD-C1", hub=hub, status=OrderStatus.CANCELLED)
-    return {"today": today, "hub": hub, "routes": [planned, moving], "decisions": decisions}
+    data["routes"] = [planned, moving]
+    add_dispatch_rows(data, routes=extra_routes)
+    return data
+
+
+def add_dispatch_rows(data, *, routes):
+    """``routes`` more planned routes today (each its own vehicle, two stops) and as many
+    completed yesterday with their outcomes."""
+    from logistics.choices import OrderStatus, RouteStatus, VehicleStatus
+    from tests.logistics.factories import VehicleFactory
+
+    yesterday = data["today"] - timedelta(days=1)
+    start = len(data.setdefault("extra", []))
+    for n in range(start, start + routes):
+        for day, status, order_status in (
+            (data["today"], RouteStatus.PLANNED, OrderStatus.ASSIGNED),
+            (yesterday, RouteStatus.COMPLETED, OrderStatus.DELIVERED),
+        ):
+            vehicle = VehicleFactory(home_hub=data["hub"], status=VehicleStatus.LOADING)
+            route = dispatch_route(
+                data,
+                f"R-X{n}-{status}",
+                vehicle=vehicle,
+                day=day,
+                status=status,
+                towns=["Naivasha", "Nakuru"],
+                order_status=order_status,
+            )
+            if status == RouteStatus.COMPLETED:
+                dispatch_outcome(route, day=day, errors=(-5.0, 4.0, -2.0))
+        data["extra"].append(n)
 
 
 @pytest.fixture
@@ -411,7 +443,9 @@ def make_community_data(*, today=None, extra=0):
     second = written(services.reply_create(post=answered, author=carla, body="OPC UA, it models the data."), today)
     services.post_set_best_answer(post=answered, reply=first, actor=alice)
     waiting = written(
-        services.post_create(author=bilal, title="Vibration alarms on pump 3", body="Any idea?", category="maintenance"),
+        services.post_create(
+            author=bilal, title="Vibration alarms on pump 3", body="Any idea?", category="maintenance"
+        ),
         today - timedelta(days=3),
     )
     old = written(
