@@ -415,8 +415,8 @@ def dispatch_data(db):
 def make_community_data(*, today=None, extra=0):
     """Three members; a post of today with two replies (one the best answer), two unanswered
     posts (three and twenty days old), a closed post without replies, a draft and a hidden post;
-    two open reports and a dismissed one. ``extra`` adds that many more members, each with a
-    post and a reply on the first post."""
+    two open reports and a dismissed one. ``extra`` adds that many more members
+    (``add_community_rows``)."""
     from accounts import roles
     from community import services
     from community.choices import PostStatus
@@ -461,10 +461,7 @@ def make_community_data(*, today=None, extra=0):
     services.content_hide(instance=hidden, reason="advertising")
     services.report_create(reporter=carla, reason="off-topic", post=waiting)
     services.report_create(reporter=alice, reason="other", text="Rude tone", reply=second)
-    for n in range(extra):
-        member = UserFactory(username=f"member-{n}", roles=[roles.MEMBER])
-        services.post_create(author=member, title=f"Question {n}", body="?", category="ai", tags=[f"t{n}"])
-        services.reply_create(post=answered, author=member, body=f"Answer {n}")
+    add_community_rows(members=extra)
     return {
         "today": today,
         "members": [alice, bilal, carla],
@@ -473,6 +470,21 @@ def make_community_data(*, today=None, extra=0):
         "hidden": Post.all_objects.get(pk=hidden.pk),
         "reply_model": Reply,
     }
+
+
+def add_community_rows(*, members):
+    """``members`` more members, each with a tagged post of today, a reply on the newest other
+    post and a report on it."""
+    from accounts import roles
+    from community import services
+    from community.models import Post
+
+    for n in range(members):
+        member = UserFactory(username=f"member-{n:03d}", roles=[roles.MEMBER])
+        other = Post.objects.exclude(author=member).filter(status="published").order_by("-created_at").first()
+        services.post_create(author=member, title=f"Question {n}", body="?", category="ai", tags=[f"t{n}", "ai"])
+        services.reply_create(post=other, author=member, body=f"Answer {n}")
+        services.report_create(reporter=member, reason="spam", post=other)
 
 
 @pytest.fixture
