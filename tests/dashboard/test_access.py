@@ -9,11 +9,28 @@ from tests.carriers.factories import CallFactory
 from tests.factories import UserFactory
 from tests.registry.factories import ServiceFactory
 
-from .conftest import PASSWORD, make_registry_data, make_sales_data
+from .conftest import (
+    PASSWORD,
+    add_community_rows,
+    add_dispatch_rows,
+    make_community_data,
+    make_dispatch_data,
+    make_registry_data,
+    make_sales_data,
+    metrics_on_page,
+)
 
 pytestmark = pytest.mark.django_db
 
-PAGES = {"sales": "/dashboard/sales/", "registry": "/dashboard/registry/"}
+PAGES = {
+    "sales": "/dashboard/sales/",
+    "dispatch": "/dashboard/dispatch/",
+    "registry": "/dashboard/registry/",
+    "community": "/dashboard/community/",
+}
+EVERY_AREA = set(PAGES)
+# Session, user, roles, permissions (2), sales (7), dispatch (6), registry (1), community (7).
+OVERVIEW_QUERIES = 26
 
 
 def nav_links(html):
@@ -59,12 +76,12 @@ def test_sign_out_ends_the_session(signed_in):
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (roles.ADMIN, {"sales", "registry"}),
-        (roles.MANAGER, {"sales", "registry"}),
+        (roles.ADMIN, EVERY_AREA),
+        (roles.MANAGER, EVERY_AREA),
         (roles.SALES_AGENT, {"sales"}),
         (roles.REGISTRY_OPERATOR, {"registry"}),
-        (roles.DISPATCHER, set()),
-        (roles.MEMBER, set()),
+        (roles.DISPATCHER, {"dispatch"}),
+        (roles.MEMBER, {"community"}),
         (None, set()),
     ],
 )
@@ -85,8 +102,8 @@ def test_each_role_sees_its_own_pages(signed_in, registry_data, role, allowed):
 
 def test_a_superuser_sees_everything(signed_in):
     client = signed_in(is_superuser=True, is_staff=True)
-    assert client.get("/dashboard/sales/").status_code == 200
-    assert client.get("/dashboard/registry/").status_code == 200
+    for url in PAGES.values():
+        assert client.get(url).status_code == 200, url
 
 
 def test_a_role_without_the_api_permission_is_refused(signed_in, settings):
@@ -95,6 +112,21 @@ def test_a_role_without_the_api_permission_is_refused(signed_in, settings):
     client = signed_in(roles.SALES_AGENT)
     assert client.get("/dashboard/sales/").status_code == 403
     assert client.get("/api/v1/metrics/carrier-sales/").status_code == 403
+
+
+def test_a_member_reads_dispatch_in_the_api_but_the_page_is_for_dispatchers(signed_in):
+    """Members may read dispatch records, but the dispatch page is not part of their role."""
+    client = signed_in(roles.MEMBER)
+    assert client.user.has_perms(("logistics.view_order", "logistics.view_route"))
+    assert client.get("/dashboard/dispatch/").status_code == 403
+    assert client.get("/dashboard/tiles/dispatch/", HTTP_HX_REQUEST="true").status_code == 403
+
+
+def test_dispatcher_and_community_pages_need_their_api_permissions(signed_in):
+    Group.objects.get(name=roles.DISPATCHER).permissions.clear()
+    Group.objects.get(name=roles.MEMBER).permissions.clear()
+    assert signed_in(roles.DISPATCHER).get("/dashboard/dispatch/").status_code == 403
+    assert signed_in(roles.MEMBER).get("/dashboard/community/").status_code == 403
 
 
 def test_refusal_page_points_back_to_the_overview(signed_in):
@@ -120,15 +152,39 @@ def test_tile_refresh_answers_htmx_with_the_tile_and_plain_requests_with_the_ove
     assert client.get("/dashboard/tiles/nothing/", HTTP_HX_REQUEST="true").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("role", "key", "figures"),
+    [
+        (roles.DISPATCHER, "dispatch", {"routes_today": "2", "pending": "2", "utilisation_now": "66.7%"}),
+        (roles.MEMBER, "community", {"posts": "3", "replies": "2", "unanswered": "2"}),
+        (roles.MANAGER, "community", {"posts": "3", "unanswered": "2", "open_reports": "2"}),
+    ],
+)
+def test_dispatch_and_community_tiles(signed_in, dispatch_data, community_data, role, key, figures):
+    client = signed_in(role)
+    tile = client.get(f"/dashboard/tiles/{key}/", HTTP_HX_REQUEST="true")
+    assert tile.status_code == 200
+    html = tile.content.decode()
+    assert html.lstrip().startswith('<section class="tile') and f'id="tile-{key}"' in html
+    shown = metrics_on_page(html)
+    assert {name: shown.get(name) for name in figures} == figures
+    if role == roles.MEMBER:
+        assert "open_reports" not in shown  # the report queue is for moderators
+
+
 def test_overview_takes_the_same_number_of_queries_whatever_the_data(signed_in, django_assert_num_queries):
     client = signed_in(roles.MANAGER)
     make_sales_data()
     make_registry_data()
+    dispatch = make_dispatch_data()
+    make_community_data()
     client.get("/")  # warms the session and the runtime settings cache
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(OVERVIEW_QUERIES):
         client.get("/")
     for n in range(20):
         ServiceFactory(name=f"more-{n}")
         CallFactory(external_id=f"more-{n}")
-    with django_assert_num_queries(13):
+    add_dispatch_rows(dispatch, routes=5)
+    add_community_rows(members=5)
+    with django_assert_num_queries(OVERVIEW_QUERIES):
         client.get("/")

@@ -18,6 +18,10 @@ BUDGET_SECONDS = 0.3
         "/dashboard/sales/?period=90",
         "/dashboard/registry/",
         "/dashboard/registry/services/mcp-gateway/",
+        "/dashboard/dispatch/",
+        "/dashboard/dispatch/?period=90",
+        "/dashboard/community/",
+        "/dashboard/community/?period=90",
     ],
 )
 def test_pages_render_well_under_the_budget_on_the_demo_data(signed_in, url):
