@@ -83,7 +83,7 @@ def charts(activity: dict, members: list, period: periods.Period) -> list[Chart]
         Chart(
             key="active-members",
             kind="hbar",
-            title="Most active members",
+            title="Posts and replies of the most active members",
             category_label="Member",
             categories=[member.get_full_name() or member.username for member in members],
             series=[("Posts", [m.posts for m in members]), ("Replies", [m.replies for m in members])],

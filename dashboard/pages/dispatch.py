@@ -59,26 +59,27 @@ def headline(metrics: dict, routes_today: int | None = None) -> list[dict]:
     return figures
 
 
-def calibration_chart(by_policy: list[dict]) -> Chart:
-    """Mean absolute error of each estimate by day, one line per policy and measure."""
+def calibration_charts(by_policy: list[dict]) -> list[Chart]:
+    """One chart per estimate (cost, duration, distance): its mean absolute error by day, one
+    line per planning policy. Days are those with completed routes."""
     days = sorted({row["day"] for policy in by_policy for row in policy["by_day"]})
-    series = []
-    for policy in by_policy:
-        rows = {row["day"]: row for row in policy["by_day"]}
-        for measure, label in MEASURE_LABELS.items():
-            name = label if len(by_policy) == 1 else f"{label} · {policy['policy'] or 'no policy'}"
-            series.append((name, [rows[day][measure] if day in rows else None for day in days]))
-    return Chart(
-        key="calibration",
-        kind="line",
-        title="Estimate error by day (mean absolute %, lower is better)",
-        category_label="Day",
-        categories=days,
-        series=series,
-        unit="%",
-        empty_text="No route has been completed in this period.",
-        description="Each completed route's estimate against its actual run; calibration moves the lines down.",
-    )
+    rows = [{row["day"]: row for row in policy["by_day"]} for policy in by_policy]
+    return [
+        Chart(
+            key=f"error-{measure}",
+            kind="line",
+            title=f"{label} estimate error by day",
+            category_label="Day",
+            categories=days,
+            series=[
+                (policy["policy"] or "(no policy)", [by_day[day][measure] if day in by_day else None for day in days])
+                for policy, by_day in zip(by_policy, rows, strict=True)
+            ],
+            unit="%",
+            empty_text="No route has been completed in this period.",
+        )
+        for measure, label in MEASURE_LABELS.items()
+    ]
 
 
 def fleet_chart(fleet: dict) -> Chart:
@@ -171,7 +172,7 @@ def dispatch_page(request):
                 ),
                 fleet_chart(metrics["fleet"]),
             ],
-            calibration=calibration_chart(by_policy),
+            calibration=calibration_charts(by_policy),
             by_policy=by_policy,
             routes=routes,
             today=today,

@@ -46,8 +46,12 @@
     } else if (spec.kind === "line") {
       // Days without a value stay gaps; each point is marked so a single day still shows.
       option.tooltip = { trigger: "axis", valueFormatter: function (v) { return v === null || v === undefined ? "–" : v + (spec.unit || ""); } };
-      option.legend = { top: 0, type: "scroll", textStyle: { color: TEXT } };
-      option.grid = { left: 52, right: 16, top: 40, bottom: 32 };
+      // One legend row per line under the chart: long names (planning policies) shortened, full in the tooltip.
+      option.legend = {
+        bottom: 0, left: 8, orient: "vertical", itemGap: 4,
+        textStyle: { color: TEXT, width: 300, overflow: "truncate" }, tooltip: { show: true },
+      };
+      option.grid = { left: 52, right: 16, top: 12, bottom: 36 + 20 * series.length };
       option.xAxis = { type: "category", data: spec.categories, axisLabel: { color: TEXT, hideOverlap: true } };
       option.yAxis = { type: "value", min: 0, axisLabel: { color: TEXT, formatter: withUnit(spec.unit) } };
       option.series = series.map(function (s) {
@@ -84,7 +88,8 @@
     } else if (spec.kind === "hbar") {
       option.tooltip = { trigger: "axis", axisPointer: { type: "shadow" } };
       // Category names wrap within a fixed margin rather than run off the left edge.
-      option.grid = { left: 150, right: 48, top: 8, bottom: 28 };
+      option.grid = { left: 150, right: 48, top: series.length > 1 ? 32 : 8, bottom: 28 };
+      if (series.length > 1) option.legend = { top: 0, textStyle: { color: TEXT } };
       option.yAxis = {
         type: "category", data: spec.categories.slice().reverse(),
         axisLabel: { color: TEXT, width: 136, overflow: "break", lineHeight: 14 },

@@ -17,7 +17,7 @@ import pytest
 from accounts import roles
 from tests.factories import UserFactory
 
-from .conftest import PASSWORD, make_registry_data, make_sales_data
+from .conftest import PASSWORD, make_community_data, make_dispatch_data, make_registry_data, make_sales_data
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
 SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
@@ -99,13 +99,13 @@ def screenshot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def sign_in(page, username):
-    page.goto("/dashboard/sales/")
+def sign_in(page, username, path="/dashboard/sales/"):
+    page.goto(path)
     assert urlsplit(page.url).path == "/sign-in/"
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/dashboard/sales/$"))
+    page.wait_for_url(re.compile(rf"{re.escape(path)}$"))
 
 
 def shown(page, metric):
@@ -126,7 +126,13 @@ def wait_for_charts(page, count):
 @pytest.fixture
 def data(transactional_db):
     make_registry_data()
+    make_dispatch_data()
+    make_community_data()
     return make_sales_data()
+
+
+def percent(ratio):
+    return f"{ratio * 100:.1f}%" if ratio is not None else "–"
 
 
 def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
@@ -224,6 +230,88 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     page.wait_for_function("document.querySelector('[data-selected-service]').dataset.selectedService === 'db'")
     assert page.locator('[data-service="db"]').get_attribute("aria-current") == "true"
     assert page.locator('[data-service="router"]').get_attribute("aria-current") is None
+
+    # Dispatch: the metrics of the last 7 days, today's routes drawn from the hub.
+    page.get_by_role("navigation", name="Dashboard pages").get_by_role("link", name="Dispatch").click()
+    page.wait_for_url(re.compile(r"/dashboard/dispatch/$"))
+    wait_for_charts(page, 6)  # today's routes, orders by status, fleet, three estimate errors
+    logistics = api(
+        page,
+        "/api/v1/metrics/logistics/",
+        **{"from": (today - timedelta(days=6)).isoformat(), "to": today.isoformat()},
+    )
+    assert shown(page, "orders") == str(sum(logistics["orders_by_status"].values()))
+    assert shown(page, "pending") == str(logistics["orders_by_status"]["pending"])
+    assert shown(page, "on_time_rate") == percent(logistics["on_time_rate"])
+    assert shown(page, "utilisation_now") == percent(logistics["fleet"]["utilisation_now"])
+    assert shown(page, "mape_cost") == f"{logistics['mape']['cost']:.2f}%"
+    routes_link = page.locator("#routes-title ~ p a").get_attribute("href")
+    routes = [r for r in api(page, routes_link.replace("&amp;", "&"))["results"] if r["status"] != "cancelled"]
+    assert shown(page, "routes_today") == str(len(routes)) == "2"
+    for route in routes:
+        stops = page.locator(f'[data-stops="{route["reference"]}"] li').all_inner_texts()
+        assert [text.split(" (")[0] for text in stops] == [stop["city"] for stop in route["stops"]]
+    drawn = page.locator('[data-chart="route-map-data"] svg').inner_html()
+    assert "Nairobi" in drawn and "1. Nakuru" in drawn  # the hub and the stops, labelled
+    calibration = page.locator('[data-chart="chart-error-cost-data"] svg').inner_html()
+    assert "nearest city first" in calibration  # one line per policy
+    screenshot(page, "dispatch")
+
+    page.evaluate("window.__stillHere = true")
+    page.get_by_role("link", name="30 days", exact=True).click()
+    page.wait_for_url(re.compile(r"/dashboard/dispatch/\?period=30"))
+    page.wait_for_function("document.querySelector('[data-period=\"30\"]').getAttribute('aria-current') === 'true'")
+    month = api(
+        page,
+        "/api/v1/metrics/logistics/",
+        **{"from": (today - timedelta(days=29)).isoformat(), "to": today.isoformat()},
+    )
+    assert shown(page, "deliveries") == str(month["deliveries"])
+    assert page.evaluate("window.__stillHere") is True
+
+    # Community: the lists as the API gives them, the report queue for a moderator.
+    page.get_by_role("navigation", name="Dashboard pages").get_by_role("link", name="Community").click()
+    page.wait_for_url(re.compile(r"/dashboard/community/$"))
+    wait_for_charts(page, 3)
+    unanswered = api(page, "/api/v1/community/posts/", unanswered="true", status="published", ordering="created_at")
+    assert shown(page, "unanswered") == str(unanswered["count"]) == "2"
+    titles = page.locator("[data-list=unanswered] .post-list__title").all_inner_texts()
+    assert titles == [post["title"] for post in unanswered["results"]]
+    latest = api(page, "/api/v1/community/posts/", ordering="-created_at")
+    first = page.locator("[data-list=latest] li").first.get_attribute("data-post")
+    assert first == latest["results"][0]["id"]
+    reports = api(page, "/api/v1/community/reports/", status="open")
+    assert shown(page, "open_reports") == str(reports["count"]) == "2"
+    assert page.locator("[data-table=active-members] tbody tr").count() == 3
+    screenshot(page, "community")
+    watch.assert_clean()
+
+
+def test_a_dispatcher_and_a_member_see_their_own_pages(browse, data):
+    UserFactory(username="dara", roles=[roles.DISPATCHER])
+    page, watch = browse(viewport={"width": 1280, "height": 900})
+    sign_in(page, "dara", "/dashboard/dispatch/")
+    wait_for_charts(page, 6)
+    nav = page.get_by_role("navigation", name="Dashboard pages").get_by_role("link").all_inner_texts()
+    assert nav == ["Overview", "Dispatch"]
+    assert page.request.get("/dashboard/community/").status == 403
+    page.get_by_role("link", name="Overview").click()
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator("#tile-dispatch [data-metric=routes_today]").inner_text() == "2"
+    assert page.locator(".tile").count() == 1
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/sign-in/$"))
+
+    sign_in(page, "alice", "/dashboard/community/")  # a member of the forum
+    wait_for_charts(page, 3)
+    nav = page.get_by_role("navigation", name="Dashboard pages").get_by_role("link").all_inner_texts()
+    assert nav == ["Overview", "Community"]
+    assert page.locator("[data-metric=open_reports]").count() == 0  # not a moderator
+    assert page.request.get("/dashboard/dispatch/").status == 403
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    screenshot(page, "community-phone")
     watch.assert_clean()
 
 

@@ -94,16 +94,15 @@ def test_page_numbers_equal_the_api_for_the_same_days(dispatcher, dispatch_data,
     }
 
     # Every day the API reports has its errors on the page; in this data one policy ran per day.
-    calibration = chart_on_page(html, "calibration", optional=True)
-    if calibration is None:
-        assert api["mape_by_day"] == []
-    else:
-        assert calibration["categories"] == [row["day"] for row in api["mape_by_day"]]
+    for measure in ("cost", "duration", "distance"):
+        chart = chart_on_page(html, f"error-{measure}", optional=True)
+        if chart is None:
+            assert api["mape_by_day"] == []
+            continue
+        assert chart["categories"] == [row["day"] for row in api["mape_by_day"]]
         for i, row in enumerate(api["mape_by_day"]):
-            shown_that_day = {
-                s["name"].split(" · ")[0]: s["values"][i] for s in calibration["series"] if s["values"][i] is not None
-            }
-            assert shown_that_day == {"Cost": row["cost"], "Duration": row["duration"], "Distance": row["distance"]}
+            that_day = [s["values"][i] for s in chart["series"] if s["values"][i] is not None]
+            assert that_day == [row[measure]]
 
 
 def test_numbers_of_the_last_seven_days(dispatcher, dispatch_data):
@@ -118,6 +117,11 @@ def test_numbers_of_the_last_seven_days(dispatcher, dispatch_data):
     policies = re.findall(r'<table data-table="error-by-policy">.*?</table>', html, re.S)[0]
     rows = re.findall(r'<th scope="row">([^<]+)</th><td class="num">(\d+)</td><td class="num">([^<]+)</td>', policies)
     assert rows == [(OTHER_POLICY, "1", "30.00%"), (POLICY, "2", "14.00%")]
+    cost = chart_on_page(html, "error-cost")
+    assert {s["name"]: s["values"] for s in cost["series"]} == {
+        OTHER_POLICY: [None, 30.0, None],
+        POLICY: [20.0, None, 8.0],  # calibration at work: the error falls
+    }
 
 
 def test_errors_per_policy_add_up_to_the_api(dispatch_data):
@@ -200,7 +204,7 @@ def test_a_bad_period_is_refused_with_a_message(dispatcher, dispatch_data):
 
 def test_charts_carry_their_table(dispatcher, dispatch_data):
     html = dispatcher.get(PAGE).content.decode()
-    for key in ("orders-by-status", "fleet", "calibration"):
+    for key in ("orders-by-status", "fleet", "error-cost", "error-duration", "error-distance"):
         assert f'data-chart="chart-{key}-data" role="img" aria-label=' in html
     assert 'data-chart="route-map-data" role="img"' in html and 'data-table="routes-today"' in html
     # Days without an outcome of a policy show a dash in the table, not "None".
