@@ -72,11 +72,7 @@ def activity(*, start: date | None = None, end: date | None = None) -> dict:
 def _count(queryset, field="author"):
     return Coalesce(
         Subquery(
-            queryset.filter(**{field: OuterRef("pk")})
-            .order_by()
-            .values(field)
-            .annotate(n=Count("pk"))
-            .values("n")[:1],
+            queryset.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")[:1],
             output_field=IntegerField(),
         ),
         Value(0),

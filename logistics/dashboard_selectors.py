@@ -67,8 +67,6 @@ def routes_of_day(*, day: date | None = None) -> list[Route]:
         Route.objects.filter(planned_start__gte=lower, planned_start__lt=upper)
         .exclude(status=RouteStatus.CANCELLED)
         .select_related("vehicle__home_hub")
-        .prefetch_related(
-            Prefetch("stops", queryset=RouteStop.objects.select_related("order").order_by("sequence"))
-        )
+        .prefetch_related(Prefetch("stops", queryset=RouteStop.objects.select_related("order").order_by("sequence")))
         .order_by("planned_start", "reference")
     )
