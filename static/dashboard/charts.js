@@ -60,7 +60,7 @@
     } else if (spec.kind === "routes") {
       // A map-like plot: longitude across, latitude up; one line per route from the hub and back.
       option.tooltip = { trigger: "item", formatter: function (p) {
-        return p.seriesType === "scatter" ? "Hub: " + p.data.name : p.seriesName + ": " + (p.data.name || "");
+        return p.seriesType === "scatter" ? "Hub: " + p.data.name : p.data.route + " (" + p.seriesName + "): " + p.data.name;
       } };
       option.legend = { top: 0, type: "scroll", textStyle: { color: TEXT } };
       option.grid = { left: 56, right: 24, top: 40, bottom: 36 };
@@ -69,13 +69,14 @@
       option.yAxis = { type: "value", scale: true, name: "Latitude", nameLocation: "middle", nameGap: 40,
         axisLabel: { color: TEXT, formatter: function (v) { return v.toFixed(1) + "°"; } } };
       option.series = spec.routes.map(function (route) {
-        var points = [{ name: "hub", value: [route.hub.lon, route.hub.lat], symbolSize: 0 }];
+        var points = [{ name: "hub", route: route.reference, value: [route.hub.lon, route.hub.lat], symbolSize: 0 }];
         route.stops.forEach(function (stop) {
-          points.push({ name: stop.sequence + ". " + stop.city, value: [stop.lon, stop.lat] });
+          points.push({ name: stop.sequence + ". " + stop.city, route: route.reference, value: [stop.lon, stop.lat] });
         });
-        points.push({ name: "hub", value: [route.hub.lon, route.hub.lat], symbolSize: 0 });
+        points.push({ name: "hub", route: route.reference, value: [route.hub.lon, route.hub.lat], symbolSize: 0 });
+        // The legend names the vehicle (short); the tooltip adds the route.
         return {
-          name: route.reference + " · " + route.vehicle, type: "line", data: points, symbol: "circle", symbolSize: 8,
+          name: route.vehicle, type: "line", data: points, symbol: "circle", symbolSize: 8,
           lineStyle: { width: 2 },
           label: { show: true, color: TEXT, fontSize: 11, position: "right", formatter: function (p) { return p.data.name === "hub" ? "" : p.data.name; } },
           labelLayout: { hideOverlap: true },
