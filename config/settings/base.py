@@ -185,6 +185,8 @@ REST_FRAMEWORK = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=2_621_440)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 
+# How long a token's user and permissions are reused from the cache (changes drop them at once).
+API_AUTH_CACHE_SECONDS = env.int("API_AUTH_CACHE_SECONDS", default=60)
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so accounts.TokenInfo can point at it
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
