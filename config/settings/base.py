@@ -63,6 +63,7 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -214,6 +215,11 @@ SPECTACULAR_SETTINGS = {
         "FollowUpReasonEnum": "carriers.choices.FollowUpReason",
     },
 }
+
+# --- Prometheus metrics at /metrics (core.metrics) ----------------------------------------
+PROMETHEUS_ENABLED = env.bool("PROMETHEUS_ENABLED", default=True)
+# The scraper's bearer token; without one only signed-in staff can read /metrics.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Logging: one line per event on stdout, with the request id ----------------------
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
