@@ -195,6 +195,20 @@ class LoadSerializer(BaseModelSerializer):
     # model's, applied by ``carriers.services`` to every write.
 
 
+class LoadImportSerializer(LoadSerializer):
+    """A row of ``manage.py import_loads``: the API's rules for a posted load, the ceiling included
+    (operators import it), load-ID uniqueness checked for the whole file at once by the service."""
+
+    load_id = serializers.RegexField(
+        LOAD_ID_PATTERN,
+        max_length=32,
+        error_messages={"invalid": "Letters, digits, '-' and '_' only, up to 32 characters (e.g. L-10042)."},
+    )
+
+    def get_fields(self):
+        return BaseModelSerializer.get_fields(self)
+
+
 class OfferInputSerializer(InputSerializer):
     mc_number = MCNumberField()
     amount = money()
