@@ -60,14 +60,15 @@ def forget_tokens(digests) -> None:
 
 
 def _remember(digest: str, user, auth_token) -> None:
-    # The permission sets ModelBackend keeps on the user object travel with it, so a cached
-    # user answers has_perm() without the two permission queries.
-    ModelBackend().get_all_permissions(user)
     timeout = settings.API_AUTH_CACHE_SECONDS
     if auth_token.expiry is not None:
         timeout = min(timeout, int((auth_token.expiry - timezone.now()).total_seconds()))
-    if timeout > 0:
-        cache.set(auth_key(digest), (user, auth_token), timeout=timeout)
+    if timeout <= 0:
+        return
+    # The permission sets ModelBackend keeps on the user object travel with it, so a cached
+    # user answers has_perm() without the two permission queries.
+    ModelBackend().get_all_permissions(user)
+    cache.set(auth_key(digest), (user, auth_token), timeout=timeout)
 
 
 def _recall(digest: str):

@@ -19,7 +19,8 @@ LOADS = "/api/v1/loads/"
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(settings):
+    settings.API_AUTH_CACHE_SECONDS = 60  # as deployed (the test settings switch it off)
     cache.clear()
     yield
     cache.clear()
