@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean test-browser fuzz worker beat
+.PHONY: run test lint migrate seed clean test-browser fuzz worker beat bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-browser: $(VENV)/.installed-test
 FUZZ_EXAMPLES ?= 200
 fuzz: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 FUZZ_COVERAGE=1 $(BIN)/pytest tests/contract -p no:cacheprovider
+
+# Hot paths at a million rows beside the peers in ../shared/bench-peers (PostgreSQL and Redis on localhost).
+bench: $(VENV)/.installed-run
+	bash bench/peers.sh
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,15 +1,26 @@
-"""Token authentication: knox's, plus a "last used" mark per token and strict decoding.
+"""Token authentication: knox's, plus a "last used" mark per token, strict decoding, and a
+short-lived cache of who a token belongs to and what they may do.
 
-The mark lives in the shared cache (``Django CACHES``), written at most once a minute per
-token, so authenticating costs no database write; it is what ``GET /api/v1/auth/tokens/``
-shows. A cache flush forgets it (the list then shows ``null`` until the next use).
+The "last used" mark lives in the shared cache (``Django CACHES``), written at most once a
+minute per token, so authenticating costs no database write; it is what
+``GET /api/v1/auth/tokens/`` shows. A cache flush forgets it.
+
+Who a token belongs to, and that user's permissions, are cached under the token's digest for
+API_AUTH_CACHE_SECONDS, so a request with a known token costs no query for authentication or
+permission checks. Everything that changes the answer drops the entry at once
+(``accounts.signals``): revoking or deleting a token, saving or deactivating the user, and any
+change of the user's groups or of a group's permissions. The TTL bounds what a change made
+around the ORM (raw SQL) can leave stale. A token's own expiry is checked on every request.
 """
 
 import logging
 
+from django.conf import settings
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
+from knox.crypto import hash_token
 from rest_framework import exceptions
 
 logger = logging.getLogger(__name__)
@@ -34,6 +45,46 @@ def record_use(auth_token) -> None:
     cache.set(key, now, timeout=timeout)
 
 
+AUTH_KEY = "accounts:token:auth:{digest}"
+
+
+def auth_key(digest: str) -> str:
+    return AUTH_KEY.format(digest=digest)
+
+
+def forget_tokens(digests) -> None:
+    """Drop the cached identity of these tokens (their next use reads the database again)."""
+    keys = [auth_key(digest) for digest in digests]
+    if keys:
+        cache.delete_many(keys)
+
+
+def _remember(digest: str, user, auth_token) -> None:
+    timeout = settings.API_AUTH_CACHE_SECONDS
+    if auth_token.expiry is not None:
+        timeout = min(timeout, int((auth_token.expiry - timezone.now()).total_seconds()))
+    if timeout <= 0:
+        return
+    # The permission sets ModelBackend keeps on the user object travel with it, so a cached
+    # user answers has_perm() without the two permission queries.
+    ModelBackend().get_all_permissions(user)
+    cache.set(auth_key(digest), (user, auth_token), timeout=timeout)
+
+
+def _recall(digest: str):
+    try:
+        cached = cache.get(auth_key(digest))
+    except Exception:  # the cache is an optimisation: without it, authenticate the long way
+        logger.warning("Could not read the authentication cache", exc_info=True)
+        return None
+    if cached is None:
+        return None
+    user, auth_token = cached
+    if auth_token.expiry is not None and auth_token.expiry <= timezone.now():
+        return None  # expired: knox's own path refuses it and deletes it
+    return user, auth_token
+
+
 def last_used(digests) -> dict:
     """``{digest: datetime}`` for the tokens the cache remembers using."""
     keys = {last_used_key(digest): digest for digest in digests}
@@ -50,7 +101,19 @@ class TokenAuthentication(KnoxTokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not text.isprintable():
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user, auth_token = super().authenticate_credentials(token)
+        try:
+            digest = hash_token(text)
+        except (TypeError, ValueError):
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        found = _recall(digest)
+        if found is None:
+            user, auth_token = super().authenticate_credentials(token)
+            try:
+                _remember(digest, user, auth_token)
+            except Exception:
+                logger.warning("Could not cache an API token's identity", exc_info=True)
+        else:
+            user, auth_token = found
         try:
             record_use(auth_token)
         except Exception:  # the mark is best effort: a cache hiccup must not refuse the request

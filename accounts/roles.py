@@ -17,6 +17,8 @@ MEMBER = "Member"
 
 DOMAIN_APPS = ("carriers", "logistics", "registry", "community")
 _READ_DOMAIN = [f"{app}.view_*" for app in DOMAIN_APPS]
+# Every signed-in role reads the community forum; writing there is for members.
+_READ_COMMUNITY = ["community.view_*"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: ["*"],
@@ -34,9 +36,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "carriers.view_followup",
         "carriers.add_followup",
         "carriers.change_followup",
+        *_READ_COMMUNITY,
     ],
-    DISPATCHER: ["logistics.*", "carriers.view_*"],
-    REGISTRY_OPERATOR: ["registry.*"],
+    DISPATCHER: ["logistics.*", "carriers.view_*", *_READ_COMMUNITY],
+    REGISTRY_OPERATOR: ["registry.*", *_READ_COMMUNITY],
     MEMBER: [
         "community.view_*",
         "community.add_*",

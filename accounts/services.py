@@ -1,6 +1,7 @@
 """Writes on accounts: API tokens."""
 
 from django.db import transaction
+from django.utils import timezone
 from knox.models import AuthToken
 
 from core.errors import NotFound
@@ -32,3 +33,10 @@ def tokens_revoke(*, tokens) -> int:
     digests = [token.digest for token in tokens]
     deleted, _ = AuthToken.objects.filter(digest__in=digests).delete()
     return deleted
+
+
+def tokens_purge_expired() -> int:
+    """Delete API tokens past their expiry (knox only drops a user's expired tokens when that user
+    next signs in with one; this clears those of users who never come back). Returns how many."""
+    _, per_model = AuthToken.objects.filter(expiry__lt=timezone.now()).delete()
+    return per_model.get(AuthToken._meta.label, 0)

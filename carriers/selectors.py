@@ -30,7 +30,8 @@ def carrier_queryset():
 
 
 def load_queryset():
-    return Load.all_objects.select_related("booked_carrier")
+    # A load shows its carrier by MC number; the carrier's stored FMCSA answer stays behind.
+    return Load.all_objects.select_related("booked_carrier").defer("booked_carrier__fmcsa_data")
 
 
 def call_queryset(*, with_rounds: bool = False):

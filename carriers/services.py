@@ -534,3 +534,56 @@ def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
     follow_up.done_by = get_current_user()
     follow_up.save()
     return follow_up
+
+
+# --- Bulk import --------------------------------------------------------------------------
+
+IMPORT_BATCH = 2000
+IMPORT_ERRORS_SHOWN = 100
+
+
+def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
+    """Post many loads at once, all or none. ``loads`` pairs each load's fields (already checked
+    as the API checks a body) with its line in the source file. The load rules and load-ID
+    uniqueness (in the file and among live loads) are checked for every line before anything is
+    written; any refusal raises ``Invalid`` keyed by line. Each load gets its history entry."""
+    from simple_history.utils import bulk_create_with_history
+
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    objects = []
+    for line, fields in loads:
+        fields = {name: value for name, value in fields.items() if name != "status"}  # posted as available
+        load = Load(**fields)
+        try:
+            _check_load(load)
+        except Invalid as exc:
+            errors[f"line {line}"] = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.fields.items()]
+        if load.load_id in seen:
+            errors.setdefault(f"line {line}", []).append(
+                f"load_id: {load.load_id} is also on line {seen[load.load_id]}."
+            )
+        seen.setdefault(load.load_id, line)
+        objects.append(load)
+    ids = list(seen)
+    for start in range(0, len(ids), IMPORT_BATCH):
+        for taken in Load.objects.filter(load_id__in=ids[start : start + IMPORT_BATCH]).values_list(
+            "load_id", flat=True
+        ):
+            errors.setdefault(f"line {seen[taken]}", []).append(f"load_id: {LOAD_ID_TAKEN}")
+    if errors:
+        shown = dict(sorted(errors.items(), key=lambda item: int(item[0].split()[1]))[:IMPORT_ERRORS_SHOWN])
+        raise Invalid(shown, f"{len(errors)} line(s) refused; nothing was imported.", code="import_refused")
+
+    user = get_current_user()
+    now = timezone.now()
+    for load in objects:
+        load.created_at = load.updated_at = now
+        load.created_by = load.updated_by = user
+    with transaction.atomic():
+        for start in range(0, len(objects), IMPORT_BATCH):
+            batch = objects[start : start + IMPORT_BATCH]
+            bulk_create_with_history(batch, Load, batch_size=IMPORT_BATCH, default_user=user)
+            if progress is not None:
+                progress(start + len(batch), len(objects))
+    return len(objects)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import views as core_views
+from core.metrics import metrics_view
 
 admin.site.site_header = "Freight & Fleet Operations"
 admin.site.site_title = "Freight & Fleet Operations admin"
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     path("health/live/", core_views.live, name="health-live"),
     path("health/ready/", core_views.ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("sign-out/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("", include("dashboard.urls")),

@@ -195,6 +195,61 @@ class LoadSerializer(BaseModelSerializer):
     # model's, applied by ``carriers.services`` to every write.
 
 
+class LoadListSerializer(serializers.BaseSerializer):
+    """The load search's rows, written out directly: the same fields, values and formats as
+    ``LoadSerializer`` (tests/carriers/test_load_list.py holds them equal), without building and
+    running a DRF field per value. Search is the desk's hottest path; writes and the detail view
+    keep the full serializer."""
+
+    _datetime = serializers.DateTimeField()
+    _money = serializers.DecimalField(max_digits=10, decimal_places=2)
+    _datetimes = ("pickup_datetime", "delivery_datetime", "booked_at", "created_at", "updated_at", "deleted_at")
+    _amounts = ("loadboard_rate", "max_rate", "agreed_rate")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        fields = LoadSerializer.Meta.fields
+        if user is None or not user.has_perm(CEILING_PERMISSION):
+            fields = tuple(name for name in fields if name != "max_rate")
+        self.names = fields
+
+    def to_representation(self, load):
+        row = {}
+        for name in self.names:
+            if name in self._datetimes:
+                value = getattr(load, name)
+                row[name] = None if value is None else self._datetime.to_representation(value)
+            elif name in self._amounts:
+                value = getattr(load, name)
+                row[name] = None if value is None else self._money.to_representation(value)
+            elif name == "id":
+                row[name] = str(load.id)
+            elif name == "booked_carrier":
+                row[name] = load.booked_carrier.mc_number if load.booked_carrier_id else None
+            elif name in ("created_by", "updated_by"):
+                user = getattr(load, name)
+                row[name] = user.username if user is not None else None
+            else:
+                row[name] = getattr(load, name)
+        return row
+
+
+class LoadImportSerializer(LoadSerializer):
+    """A row of ``manage.py import_loads``: the API's rules for a posted load, the ceiling included
+    (operators import it), load-ID uniqueness checked for the whole file at once by the service."""
+
+    load_id = serializers.RegexField(
+        LOAD_ID_PATTERN,
+        max_length=32,
+        error_messages={"invalid": "Letters, digits, '-' and '_' only, up to 32 characters (e.g. L-10042)."},
+    )
+
+    def get_fields(self):
+        return BaseModelSerializer.get_fields(self)
+
+
 class OfferInputSerializer(InputSerializer):
     mc_number = MCNumberField()
     amount = money()

@@ -28,6 +28,7 @@ from .serializers import (
     FollowUpSerializer,
     LaneRateSerializer,
     LaneRatesQuerySerializer,
+    LoadListSerializer,
     LoadSerializer,
     MetricsQuerySerializer,
     NegotiationSerializer,
@@ -109,6 +110,11 @@ class LoadViewSet(BaseModelViewSet):
         "offers": ["carriers.add_offer"],
         "ceiling_suggestion": ["carriers.view_load", "carriers.view_load_ceiling"],
     }
+
+    def get_serializer_class(self):
+        if self.action == "list" and not getattr(self, "swagger_fake_view", False):
+            return LoadListSerializer  # same rows as LoadSerializer, written out directly
+        return super().get_serializer_class()
 
     def perform_create(self, serializer):
         serializer.instance = services.load_create(**serializer.validated_data)

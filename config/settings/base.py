@@ -64,6 +64,7 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -165,6 +166,10 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "core.api.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.AutoSchema",
@@ -186,6 +191,8 @@ REST_FRAMEWORK = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=2_621_440)
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 
+# How long a token's user and permissions are reused from the cache (changes drop them at once).
+API_AUTH_CACHE_SECONDS = env.int("API_AUTH_CACHE_SECONDS", default=60)
 KNOX_TOKEN_MODEL = "knox.AuthToken"  # named so accounts.TokenInfo can point at it
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 7)),
@@ -225,6 +232,11 @@ SPECTACULAR_SETTINGS = {
         "DeliveryResultEnum": "logistics.choices.DeliveryResult",
     },
 }
+
+# --- Prometheus metrics at /metrics (core.metrics) ----------------------------------------
+PROMETHEUS_ENABLED = env.bool("PROMETHEUS_ENABLED", default=True)
+# The scraper's bearer token; without one only signed-in staff can read /metrics.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Logging: one line per event on stdout, with the request id ----------------------
 LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")

@@ -19,6 +19,9 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min", "login": "10000/min"},
 }
+# Query-count tests count authentication too; the tests of the token cache switch it on.
+API_AUTH_CACHE_SECONDS = 0
+
 # Tests point the FMCSA client at local HTTP servers; never at the real service.
 FMCSA_BASE_URL = "http://127.0.0.1:9/qc/services"
 FMCSA_WEB_KEY = "test-key"

@@ -1,5 +1,7 @@
 from collections.abc import Mapping
 
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -39,7 +41,20 @@ class InputSerializer(StrictInputMixin, serializers.Serializer):
     """Base for request bodies of actions that are not a model's fields."""
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$", "example": "06:30:00"}
+)
+class WallClockTimeField(serializers.TimeField):
+    """A time of day without a zone (opening hours). Documented by its pattern: OpenAPI's
+    ``format: time`` means RFC 3339's full-time, which requires a UTC offset."""
+
+
 class BaseModelSerializer(StrictInputMixin, serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.TimeField: WallClockTimeField,
+    }
+
     """Audit fields are read-only; ``version`` may be sent back on update so a stale
     copy is refused with 409 (the viewset checks it)."""
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from core.api.exceptions import PreconditionFailed
 from core.errors import Conflict
-from core.models import SoftDeleteModel
+from core.models import BaseModel, SoftDeleteModel
 from core.services import object_delete, object_restore
 
 INCLUDE_DELETED_PARAM = OpenApiParameter(
@@ -67,6 +67,9 @@ class BaseModelViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         queryset = super().get_queryset()
+        if issubclass(queryset.model, BaseModel):
+            # Every BaseModelSerializer shows who created and last changed a row.
+            queryset = queryset.select_related("created_by", "updated_by")
         if self.soft_deletable and not self.include_deleted():
             queryset = queryset.filter(deleted_at__isnull=True)
         return queryset

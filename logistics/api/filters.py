@@ -1,5 +1,6 @@
 import django_filters
 
+from core.api.filters import IsoDateTimeFilter
 from logistics.choices import DecisionStatus, DecisionType, Handling, OrderStatus, Priority, RouteStatus, VehicleStatus
 from logistics.models import Customer, Decision, OperationalOutcome, Order, Route, Vehicle
 
@@ -20,14 +21,10 @@ class OrderFilter(django_filters.FilterSet):
         field_name="destination_city", lookup_expr="iexact", label="Destination city"
     )
     destination_contains = django_filters.CharFilter(field_name="destination_city", lookup_expr="icontains")
-    window_from = django_filters.IsoDateTimeFilter(
-        field_name="window_end", lookup_expr="gte", label="Window ends at or after"
-    )
-    window_to = django_filters.IsoDateTimeFilter(
-        field_name="window_start", lookup_expr="lte", label="Window starts at or before"
-    )
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    window_from = IsoDateTimeFilter(field_name="window_end", lookup_expr="gte", label="Window ends at or after")
+    window_to = IsoDateTimeFilter(field_name="window_start", lookup_expr="lte", label="Window starts at or before")
+    created_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Order
@@ -44,8 +41,8 @@ class VehicleFilter(django_filters.FilterSet):
 
 class RouteFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=RouteStatus.choices)
-    start_from = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="gte")
-    start_to = django_filters.IsoDateTimeFilter(field_name="planned_start", lookup_expr="lte")
+    start_from = IsoDateTimeFilter(field_name="planned_start", lookup_expr="gte")
+    start_to = IsoDateTimeFilter(field_name="planned_start", lookup_expr="lte")
     destination = django_filters.CharFilter(method="filter_destination", label="Passes through this city")
 
     class Meta:
@@ -59,8 +56,8 @@ class RouteFilter(django_filters.FilterSet):
 class DecisionFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=DecisionStatus.choices)
     decision_type = django_filters.MultipleChoiceFilter(choices=DecisionType.choices)
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = Decision
@@ -68,8 +65,8 @@ class DecisionFilter(django_filters.FilterSet):
 
 
 class OutcomeFilter(django_filters.FilterSet):
-    created_from = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = OperationalOutcome

@@ -63,7 +63,7 @@ class OrderSerializer(BaseModelSerializer):
     customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
     hub = serializers.PrimaryKeyRelatedField(queryset=Hub.objects.all())
     customer_reference = serializers.CharField(source="customer.reference", read_only=True)
-    route_reference = serializers.CharField(source="route.reference", read_only=True, default=None)
+    route_reference = serializers.CharField(source="route.reference", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Order

@@ -1,0 +1,103 @@
+"""manage.py import_loads: every row checked with the API's rules, refusals listed by line,
+all or nothing."""
+
+import csv
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from carriers.models import Load
+from tests.carriers.factories import LoadFactory
+
+pytestmark = pytest.mark.django_db
+
+HEADER = [
+    "load_id",
+    "origin_city",
+    "origin_state",
+    "destination_city",
+    "destination_state",
+    "pickup_datetime",
+    "delivery_datetime",
+    "equipment_type",
+    "loadboard_rate",
+    "max_rate",
+    "weight",
+    "miles",
+    "notes",
+]
+
+
+def row(n, **overrides):
+    values = {
+        "load_id": f"IMP-{n}",
+        "origin_city": "Chicago",
+        "origin_state": "IL",
+        "destination_city": "Dallas",
+        "destination_state": "TX",
+        "pickup_datetime": "2026-12-01T08:00:00Z",
+        "delivery_datetime": "2026-12-02T20:00:00Z",
+        "equipment_type": "Reefer",
+        "loadboard_rate": "2100.00",
+        "max_rate": "2300.00",
+        "weight": "40000",
+        "miles": "925",
+        "notes": "",
+    }
+    values.update(overrides)
+    return values
+
+
+def write(tmp_path, rows):
+    path = tmp_path / "loads.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def test_a_good_file_is_imported_with_history(tmp_path):
+    path = write(tmp_path, [row(n) for n in range(250)])
+    out = StringIO()
+    call_command("import_loads", path, stdout=out, stderr=StringIO())
+    assert "Imported 250 loads" in out.getvalue()
+    load = Load.objects.get(load_id="IMP-7")
+    assert load.equipment_type == "reefer" and load.max_rate == 2300 and load.status == "available"
+    assert Load.history.filter(load_id="IMP-7").count() == 1
+
+
+def test_bad_rows_are_listed_by_line_and_nothing_is_imported(tmp_path):
+    LoadFactory(load_id="TAKEN-1")
+    rows = [row(n) for n in range(10)]
+    rows[2] = row(2, origin_state="ZZ")  # line 4
+    rows[4] = row(4, delivery_datetime="2026-11-30T08:00:00Z")  # line 6: delivery before pickup
+    rows[6] = row(6, load_id="IMP-1")  # line 8: twice in the file
+    rows[8] = row(8, load_id="TAKEN-1")  # line 10: already posted
+    rows[9] = row(9, loadboard_rate="0")  # line 11
+    err = StringIO()
+    with pytest.raises(CommandError, match="rows refused; nothing was imported"):
+        call_command("import_loads", write(tmp_path, rows), stdout=StringIO(), stderr=err)
+    report = err.getvalue()
+    assert "line 4: origin_state" in report and "line 11: loadboard_rate" in report
+    assert not Load.objects.filter(load_id__startswith="IMP-").exists()
+    # Rows that pass the field checks are then held to the load rules and to load-ID uniqueness.
+    rows[2], rows[9] = row(2), row(9)
+    err = StringIO()
+    with pytest.raises(CommandError, match="3 of 10 rows refused"):
+        call_command("import_loads", write(tmp_path, rows), stdout=StringIO(), stderr=err)
+    report = err.getvalue()
+    assert "line 6: delivery_datetime" in report
+    assert "line 8: load_id: IMP-1 is also on line 3" in report
+    assert "line 10: load_id: A load with this load ID already exists." in report
+    assert not Load.objects.filter(load_id__startswith="IMP-").exists()
+
+
+def test_unreadable_files_are_refused(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("import_loads", str(tmp_path / "missing.csv"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(HEADER) + "\n")
+    with pytest.raises(CommandError, match="no rows"):
+        call_command("import_loads", str(empty))
