@@ -7,7 +7,16 @@ from rest_framework.validators import UniqueValidator
 from accounts.models import User
 from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, InputSerializer, SafeJSONField
 
-from ..choices import CallOutcome, EquipmentType, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
+from ..choices import (
+    CallOutcome,
+    EquipmentType,
+    FollowUpReason,
+    LoadStatus,
+    NegotiationStatus,
+    Sentiment,
+    USState,
+    VerificationSource,
+)
 from ..models import Call, Carrier, FollowUp, Load, Negotiation, Offer
 from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
@@ -68,6 +77,8 @@ class CarrierSerializer(BaseModelSerializer):
         validators=[UniqueValidator(Carrier.objects.all(), message="A carrier with this MC number already exists.")]
     )
     reasons = serializers.ListField(source="ineligibility_reasons", child=serializers.CharField(), read_only=True)
+    # Empty until the carrier is first verified.
+    verification_source = serializers.ChoiceField(choices=VerificationSource.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Carrier
