@@ -33,9 +33,17 @@ def last_used_key(digest: str) -> str:
     return LAST_USED_KEY.format(digest=digest)
 
 
+# When this process last wrote each token's mark: within the resolution there is nothing to write,
+# so most requests skip the cache round trip altogether.
+_recorded_here: dict[str, float] = {}
+
+
 def record_use(auth_token) -> None:
-    key = last_used_key(auth_token.digest)
     now = timezone.now()
+    written = _recorded_here.get(auth_token.digest)
+    if written is not None and now.timestamp() - written < LAST_USED_RESOLUTION_SECONDS:
+        return
+    key = last_used_key(auth_token.digest)
     previous = cache.get(key)
     if previous is not None and (now - previous).total_seconds() < LAST_USED_RESOLUTION_SECONDS:
         return
@@ -43,6 +51,9 @@ def record_use(auth_token) -> None:
     if auth_token.expiry is not None:
         timeout = max(1, int((auth_token.expiry - now).total_seconds()))
     cache.set(key, now, timeout=timeout)
+    if len(_recorded_here) > 10_000:  # bounded: a long-lived worker sees many tokens
+        _recorded_here.clear()
+    _recorded_here[auth_token.digest] = now.timestamp()
 
 
 AUTH_KEY = "accounts:token:auth:{digest}"

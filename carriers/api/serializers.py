@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
@@ -212,7 +213,6 @@ class LoadListSerializer(serializers.BaseSerializer):
     running a DRF field per value. Search is the desk's hottest path; writes and the detail view
     keep the full serializer."""
 
-    _datetime = serializers.DateTimeField()
     _money = serializers.DecimalField(max_digits=10, decimal_places=2)
     _datetimes = ("pickup_datetime", "delivery_datetime", "booked_at", "created_at", "updated_at", "deleted_at")
     _amounts = ("loadboard_rate", "max_rate", "agreed_rate")
@@ -225,13 +225,19 @@ class LoadListSerializer(serializers.BaseSerializer):
         if user is None or not user.has_perm(CEILING_PERMISSION):
             fields = tuple(name for name in fields if name != "max_rate")
         self.names = fields
+        self._zone = timezone.get_current_timezone()
+
+    def _iso(self, value) -> str:
+        # What DRF's DateTimeField writes: in the current time zone, ISO 8601, UTC as "Z".
+        text = value.astimezone(self._zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
 
     def to_representation(self, load):
         row = {}
         for name in self.names:
             if name in self._datetimes:
                 value = getattr(load, name)
-                row[name] = None if value is None else self._datetime.to_representation(value)
+                row[name] = None if value is None else self._iso(value)
             elif name in self._amounts:
                 value = getattr(load, name)
                 row[name] = None if value is None else self._money.to_representation(value)

@@ -150,9 +150,17 @@ def configure_database(db: dict) -> dict:
 
 configure_database(DATABASES["default"])
 
+
 # --- Cache ------------------------------------------------------------------------------
 # Local memory by default; redis:// in production so throttles and caches are shared.
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://default")}
+def with_reusing_redis_client(cache: dict) -> dict:
+    """Django's Redis backend builds a client per call; ``core.cache.RedisCache`` keeps one per pool."""
+    if cache.get("BACKEND") == "django.core.cache.backends.redis.RedisCache":
+        cache["BACKEND"] = "core.cache.RedisCache"
+    return cache
+
+
+CACHES = {"default": with_reusing_redis_client(env.cache("CACHE_URL", default="locmemcache://default"))}
 
 # --- REST framework ---------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import configure_database, env
+from .base import configure_database, env, with_reusing_redis_client
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -14,7 +14,7 @@ DATABASES = {"default": configure_database(env.db("DATABASE_URL"))}
 
 # Several workers (and machines) share throttles, the FMCSA circuit breaker and runtime
 # settings through this cache, so production refuses to start without a shared one.
-CACHES = {"default": env.cache("CACHE_URL")}
+CACHES = {"default": with_reusing_redis_client(env.cache("CACHE_URL"))}
 if "redis" not in CACHES["default"]["BACKEND"].lower():
     raise ImproperlyConfigured("CACHE_URL must point at Redis (redis:// or rediss://): workers share state through it.")
 

@@ -1,0 +1,29 @@
+"""Django's Redis cache backend, with one Redis client per connection pool.
+
+Django's ``RedisCacheClient.get_client()`` builds a new ``redis.Redis`` (and its table of
+response callbacks) for every cache call; on the API's hot path that is several per request
+(authentication, the token's last-use mark, the throttle). A ``redis.Redis`` is thread-safe and
+holds no state beyond its pool, so one per pool serves every call."""
+
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
+
+
+class _ReusingClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._redis_clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._redis_clients.get(index)
+        if client is None:
+            client = self._client(connection_pool=self._get_connection_pool(write))
+            self._redis_clients[index] = client
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = _ReusingClient

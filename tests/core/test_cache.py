@@ -1,0 +1,36 @@
+"""The Redis cache backend the platform runs in production (core.cache.RedisCache)."""
+
+import pytest
+import redis
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+
+from core.cache import RedisCache
+
+LOCATION = "redis://127.0.0.1:6379/3"
+
+
+@pytest.fixture
+def backend():
+    try:
+        redis.Redis.from_url(LOCATION).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    cache = RedisCache(LOCATION, {"KEY_PREFIX": "test-core-cache"})
+    yield cache
+    cache.clear()
+
+
+def test_it_is_djangos_redis_cache_with_one_client_per_pool(backend):
+    assert isinstance(backend, DjangoRedisCache)
+    assert backend._cache.get_client() is backend._cache.get_client()
+    assert backend._cache.get_client(write=True) is backend._cache.get_client(write=True)
+
+
+def test_it_stores_what_the_platform_stores(backend):
+    backend.set("token", ("user", 1), 30)
+    assert backend.get("token") == ("user", 1)
+    backend.set_many({"a": 1, "b": 2}, 30)
+    assert backend.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
+    assert backend.incr("a") == 2
+    backend.delete_many(["a", "b", "token"])
+    assert backend.get("token") is None and backend.get("a", "gone") == "gone"
