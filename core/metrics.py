@@ -54,7 +54,7 @@ class MetricsMiddleware:
         with connection.execute_wrapper(counter):
             response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
-        view = (match.view_name or match._func_path) if match else "unmatched"
+        view = (match.view_name or match.route) if match else "unmatched"
         REQUEST_SECONDS.labels(view, request.method, str(response.status_code)).observe(time.perf_counter() - started)
         REQUEST_QUERIES.labels(view).observe(counter.count)
         return response
