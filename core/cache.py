@@ -27,3 +27,16 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _ReusingClient
+
+    def count(self, key, timeout, *, delta=1, peek=None, version=None) -> tuple[int, int]:
+        """Add ``delta`` to the counter ``key`` (created with ``timeout`` seconds to live) and
+        return its new value with that of the counter ``peek`` (0 when absent), in one round
+        trip; concurrent callers never lose a count."""
+        key = self.make_and_validate_key(key, version=version)
+        pipe = self._cache.get_client(key, write=True).pipeline()
+        pipe.incrby(key, delta)
+        pipe.expire(key, timeout, nx=True)
+        if peek is not None:
+            pipe.get(self.make_and_validate_key(peek, version=version))
+        results = pipe.execute()
+        return results[0], int(results[2] or 0) if peek is not None else 0

@@ -8,10 +8,10 @@ from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.api.serializers import InputSerializer
+from core.api.throttling import ScopedRateThrottle
 
 from ..auth import TokenAuthentication, last_used
 from ..models import TokenInfo

@@ -1,23 +1,47 @@
 import django_filters
+from django import forms
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
-from core.api.filters import IsoDateTimeFilter
+from core.api.filters import FilterSet, IsoDateTimeFilter
 
 from ..choices import CallOutcome, FollowUpReason, LoadStatus, NegotiationStatus, Sentiment, USState
 from ..models import Call, Carrier, FollowUp, Load, Negotiation
 from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
 
-def _state(field_name):
-    def method(queryset, name, value):
-        code = value.strip().upper()
-        if code not in USState.values:
-            raise ValidationError({name: [f"'{value}' is not a two-letter US state code."]})
-        # Exact match: "IL" must never match "Mobile, AL".
-        return queryset.filter(**{field_name: code})
+class StateCodeField(forms.CharField):
+    """A two-letter US state code, any case. Matched exactly: "IL" must never match "Mobile, AL"."""
 
-    return method
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return value
+        code = value.upper()
+        if code not in USState.values:
+            raise forms.ValidationError(f"'{value}' is not a two-letter US state code.", code="invalid")
+        return code
+
+
+class EquipmentTypeField(forms.CharField):
+    """An equipment type in any of its spellings ("Dry Van", "dry-van", "DRY_VAN")."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return value
+        equipment = normalize_equipment(value)
+        if equipment is None:
+            raise forms.ValidationError(f"Unknown equipment type '{value}'.", code="invalid")
+        return equipment
+
+
+class StateFilter(django_filters.CharFilter):
+    field_class = StateCodeField
+
+
+class EquipmentTypeFilter(django_filters.CharFilter):
+    field_class = EquipmentTypeField
 
 
 def _normalized_mc(name, value) -> str:
@@ -31,7 +55,7 @@ def _mc_number(queryset, name, value):
     return queryset.filter(mc_number=_normalized_mc(name, value))
 
 
-class CarrierFilter(django_filters.FilterSet):
+class CarrierFilter(FilterSet):
     mc_number = django_filters.CharFilter(method=_mc_number)
     dot_number = django_filters.NumberFilter()
     eligible = django_filters.BooleanFilter()
@@ -45,12 +69,12 @@ class CarrierFilter(django_filters.FilterSet):
         return queryset.filter(Q(legal_name__icontains=value) | Q(dba_name__icontains=value))
 
 
-class LoadFilter(django_filters.FilterSet):
+class LoadFilter(FilterSet):
     origin_city = django_filters.CharFilter(field_name="origin_city", lookup_expr="iexact")
-    origin_state = django_filters.CharFilter(method=_state("origin_state"))
+    origin_state = StateFilter()
     destination_city = django_filters.CharFilter(field_name="destination_city", lookup_expr="iexact")
-    destination_state = django_filters.CharFilter(method=_state("destination_state"))
-    equipment_type = django_filters.CharFilter(method="filter_equipment")
+    destination_state = StateFilter()
+    equipment_type = EquipmentTypeFilter()
     pickup_from = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="gte")
     pickup_to = IsoDateTimeFilter(field_name="pickup_datetime", lookup_expr="lte")
     min_rate = django_filters.NumberFilter(field_name="loadboard_rate", lookup_expr="gte")
@@ -72,14 +96,8 @@ class LoadFilter(django_filters.FilterSet):
             "status",
         )
 
-    def filter_equipment(self, queryset, name, value):
-        equipment = normalize_equipment(value)
-        if equipment is None:
-            raise ValidationError({name: [f"Unknown equipment type '{value}'."]})
-        return queryset.filter(equipment_type=equipment)
 
-
-class CallFilter(django_filters.FilterSet):
+class CallFilter(FilterSet):
     outcome = django_filters.ChoiceFilter(choices=CallOutcome.choices)
     sentiment = django_filters.ChoiceFilter(choices=Sentiment.choices)
     mc_number = django_filters.CharFilter(method=_mc_number)
@@ -92,7 +110,7 @@ class CallFilter(django_filters.FilterSet):
         fields = ("outcome", "sentiment", "mc_number", "started_from", "started_to", "load_id")
 
 
-class NegotiationFilter(django_filters.FilterSet):
+class NegotiationFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=NegotiationStatus.choices)
     load_id = django_filters.CharFilter(field_name="load__load_id")
     mc_number = django_filters.CharFilter(method="filter_mc_number")
@@ -107,7 +125,7 @@ class NegotiationFilter(django_filters.FilterSet):
         return queryset.filter(carrier__mc_number=_normalized_mc(name, value))
 
 
-class FollowUpFilter(django_filters.FilterSet):
+class FollowUpFilter(FilterSet):
     assigned_to = django_filters.CharFilter(method="filter_assigned_to", label="Username, or 'me'")
     due_before = IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
     due_after = IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")

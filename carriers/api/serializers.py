@@ -208,49 +208,64 @@ class LoadSerializer(BaseModelSerializer):
 
 
 class LoadListSerializer(serializers.BaseSerializer):
-    """The load search's rows, written out directly: the same fields, values and formats as
-    ``LoadSerializer`` (tests/carriers/test_load_list.py holds them equal), without building and
-    running a DRF field per value. Search is the desk's hottest path; writes and the detail view
-    keep the full serializer."""
+    """The load search's rows, written out directly from plain values (``load_list_columns``):
+    the same fields, values and formats as ``LoadSerializer`` (tests/carriers/test_load_list.py
+    holds them equal), without a model instance per row or a DRF field per value. Search is the
+    desk's hottest path; writes and the detail view keep the full serializer."""
 
-    _money = serializers.DecimalField(max_digits=10, decimal_places=2)
-    _datetimes = ("pickup_datetime", "delivery_datetime", "booked_at", "created_at", "updated_at", "deleted_at")
-    _amounts = ("loadboard_rate", "max_rate", "agreed_rate")
+    # Related objects are shown by one column of theirs, read through the join.
+    RELATED = {
+        "booked_carrier": "booked_carrier__mc_number",
+        "created_by": "created_by__username",
+        "updated_by": "updated_by__username",
+    }
+    DATETIMES = frozenset(
+        ("pickup_datetime", "delivery_datetime", "booked_at", "created_at", "updated_at", "deleted_at")
+    )
+    AMOUNTS = frozenset(("loadboard_rate", "max_rate", "agreed_rate"))
+
+    @classmethod
+    def fields_for(cls, user) -> tuple[str, ...]:
+        fields = LoadSerializer.Meta.fields
+        if user is None or not user.has_perm(CEILING_PERMISSION):
+            fields = tuple(name for name in fields if name != "max_rate")
+        return fields
+
+    @classmethod
+    def columns_for(cls, user) -> list[str]:
+        """What ``QuerySet.values()`` reads for ``user``'s rows."""
+        return [cls.RELATED.get(name, name) for name in cls.fields_for(user)]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
-        user = getattr(request, "user", None)
-        fields = LoadSerializer.Meta.fields
-        if user is None or not user.has_perm(CEILING_PERMISSION):
-            fields = tuple(name for name in fields if name != "max_rate")
-        self.names = fields
-        self._zone = timezone.get_current_timezone()
+        zone = timezone.get_current_timezone()
+        money = serializers.DecimalField(max_digits=10, decimal_places=2).to_representation
 
-    def _iso(self, value) -> str:
-        # What DRF's DateTimeField writes: in the current time zone, ISO 8601, UTC as "Z".
-        text = value.astimezone(self._zone).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        def iso(value):  # what DRF's DateTimeField writes: current time zone, ISO 8601, UTC as "Z"
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
 
-    def to_representation(self, load):
-        row = {}
-        for name in self.names:
-            if name in self._datetimes:
-                value = getattr(load, name)
-                row[name] = None if value is None else self._iso(value)
-            elif name in self._amounts:
-                value = getattr(load, name)
-                row[name] = None if value is None else self._money.to_representation(value)
-            elif name == "id":
-                row[name] = str(load.id)
-            elif name == "booked_carrier":
-                row[name] = load.booked_carrier.mc_number if load.booked_carrier_id else None
-            elif name in ("created_by", "updated_by"):
-                user = getattr(load, name)
-                row[name] = user.username if user is not None else None
-            else:
-                row[name] = getattr(load, name)
-        return row
+        def writer(name):
+            if name in self.DATETIMES:
+                return iso
+            if name in self.AMOUNTS:
+                return money
+            if name == "id":
+                return str
+            return None
+
+        self.writers = [
+            (name, self.RELATED.get(name, name), writer(name))
+            for name in self.fields_for(getattr(request, "user", None))
+        ]
+
+    def to_representation(self, row):
+        out = {}
+        for name, column, write in self.writers:
+            value = row[column]
+            out[name] = value if write is None or value is None else write(value)
+        return out
 
 
 class LoadImportSerializer(LoadSerializer):

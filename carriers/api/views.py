@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django.utils import timezone
+from django_filters.constants import EMPTY_VALUES
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -12,8 +14,10 @@ from core.api.pagination import CursorPagination
 from core.api.permissions import HasPerms, ModelPermissions
 from core.api.viewsets import BaseModelViewSet
 from core.errors import Invalid
+from core.prepared import PreparedQuery
 
 from .. import lanes, selectors, services
+from ..models import Load
 from ..normalize import InvalidMCNumber, normalize_mc_number
 from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
@@ -111,8 +115,41 @@ class LoadViewSet(BaseModelViewSet):
         "ceiling_suggestion": ["carriers.view_load", "carriers.view_load_ceiling"],
     }
 
+    # A search with no other parameters (no ?search=, ?ordering=, ?include_deleted=, ?format=)
+    # runs as SQL compiled once per shape (core.prepared): the same query the ORM path builds.
+    PREPARED_FILTERS = {
+        name: f"{filter_.field_name}__{filter_.lookup_expr}"
+        for name, filter_ in LoadFilter.base_filters.items()
+        if not (filter_.method or filter_.exclude or filter_.distinct)
+    }
+    PREPARED_PARAMS = frozenset((*PREPARED_FILTERS, "cursor", "page_size"))
+
+    def list(self, request, *args, **kwargs):
+        if getattr(self, "swagger_fake_view", False) or not self.PREPARED_PARAMS.issuperset(request.query_params):
+            return super().list(request, *args, **kwargs)
+        filterset = LoadFilter(request.query_params, queryset=Load.all_objects.none(), request=request)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        columns = tuple(LoadListSerializer.columns_for(request.user))
+        query = PreparedQuery(Load, self.get_queryset, key=("load-search", columns))
+        for name, value in filterset.form.cleaned_data.items():
+            if value not in EMPTY_VALUES:
+                query = query.filter(**{self.PREPARED_FILTERS[name]: value})
+        page = self.paginate_queryset(query)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def _lean_list(self) -> bool:
+        return self.action == "list" and not getattr(self, "swagger_fake_view", False)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self._lean_list():
+            # Only the columns a row shows, carrier and authors through the joins.
+            return queryset.values(*LoadListSerializer.columns_for(self.request.user))
+        return queryset
+
     def get_serializer_class(self):
-        if self.action == "list" and not getattr(self, "swagger_fake_view", False):
+        if self._lean_list():
             return LoadListSerializer  # same rows as LoadSerializer, written out directly
         return super().get_serializer_class()
 

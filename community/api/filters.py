@@ -4,9 +4,10 @@ from rest_framework.exceptions import ValidationError
 
 from community.choices import Category, PostStatus, Region, ReportReason, ReportStatus, UseCaseStatus
 from community.models import Post, Reply, Report, UseCase
+from core.api.filters import FilterSet
 
 
-class PostFilter(django_filters.FilterSet):
+class PostFilter(FilterSet):
     category = django_filters.MultipleChoiceFilter(choices=Category.choices)
     status = django_filters.MultipleChoiceFilter(choices=PostStatus.choices)
     tag = django_filters.CharFilter(method="filter_tag", label="Has this tag")
@@ -26,7 +27,7 @@ class PostFilter(django_filters.FilterSet):
         return queryset.filter(reply_count=0) if value else queryset.filter(reply_count__gt=0)
 
 
-class ReplyFilter(django_filters.FilterSet):
+class ReplyFilter(FilterSet):
     post = django_filters.UUIDFilter(field_name="post_id")
     author = django_filters.CharFilter(field_name="author__username")
     is_best_answer = django_filters.BooleanFilter()
@@ -36,7 +37,7 @@ class ReplyFilter(django_filters.FilterSet):
         fields = ("post", "author", "is_best_answer")
 
 
-class ReportFilter(django_filters.FilterSet):
+class ReportFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ReportStatus.choices)
     reason = django_filters.MultipleChoiceFilter(choices=ReportReason.choices)
 
@@ -45,7 +46,7 @@ class ReportFilter(django_filters.FilterSet):
         fields = ("status", "reason")
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", label="Unread only")
 
 
@@ -65,7 +66,7 @@ def parse_near(raw: str) -> tuple[float, float]:
     return latitude, longitude
 
 
-class UseCaseFilter(django_filters.FilterSet):
+class UseCaseFilter(FilterSet):
     industry = django_filters.CharFilter(lookup_expr="iexact")
     region = django_filters.MultipleChoiceFilter(choices=Region.choices)
     city = django_filters.CharFilter(lookup_expr="iexact")

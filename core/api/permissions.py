@@ -20,6 +20,12 @@ class ModelPermissions(DjangoModelPermissions):
         "DELETE": ["%(app_label)s.delete_%(model_name)s"],
     }
 
+    def _queryset(self, view):
+        # Only the model is read from it: the view's per-request queryset (joins, columns,
+        # filters) would otherwise be built twice per request.
+        queryset = getattr(view, "queryset", None)
+        return queryset if queryset is not None else super()._queryset(view)
+
     def has_permission(self, request, view):
         if not request.user or not request.user.is_authenticated:
             return False

@@ -1,11 +1,11 @@
 import django_filters
 
-from core.api.filters import IsoDateTimeFilter
+from core.api.filters import FilterSet, IsoDateTimeFilter
 from logistics.choices import DecisionStatus, DecisionType, Handling, OrderStatus, Priority, RouteStatus, VehicleStatus
 from logistics.models import Customer, Decision, OperationalOutcome, Order, Route, Vehicle
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -13,7 +13,7 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ("reference", "name")
 
 
-class OrderFilter(django_filters.FilterSet):
+class OrderFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=OrderStatus.choices)
     priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
     handling = django_filters.MultipleChoiceFilter(choices=Handling.choices)
@@ -31,7 +31,7 @@ class OrderFilter(django_filters.FilterSet):
         fields = ("status", "priority", "handling", "customer", "hub", "route")
 
 
-class VehicleFilter(django_filters.FilterSet):
+class VehicleFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=VehicleStatus.choices)
 
     class Meta:
@@ -39,7 +39,7 @@ class VehicleFilter(django_filters.FilterSet):
         fields = ("status", "vehicle_type", "refrigerated", "hazmat_certified", "home_hub")
 
 
-class RouteFilter(django_filters.FilterSet):
+class RouteFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=RouteStatus.choices)
     start_from = IsoDateTimeFilter(field_name="planned_start", lookup_expr="gte")
     start_to = IsoDateTimeFilter(field_name="planned_start", lookup_expr="lte")
@@ -53,7 +53,7 @@ class RouteFilter(django_filters.FilterSet):
         return queryset.filter(stops__city__iexact=value).distinct()
 
 
-class DecisionFilter(django_filters.FilterSet):
+class DecisionFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=DecisionStatus.choices)
     decision_type = django_filters.MultipleChoiceFilter(choices=DecisionType.choices)
     created_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -64,7 +64,7 @@ class DecisionFilter(django_filters.FilterSet):
         fields = ("status", "decision_type")
 
 
-class OutcomeFilter(django_filters.FilterSet):
+class OutcomeFilter(FilterSet):
     created_from = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_to = IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 

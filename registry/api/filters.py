@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 
+from core.api.filters import FilterSet
 from registry.choices import BuildType, Priority, Protocol, ServiceStatus
 from registry.models import Service
 
@@ -10,7 +11,7 @@ def _names(value: str) -> list[str]:
     return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
-class ServiceFilter(django_filters.FilterSet):
+class ServiceFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ServiceStatus.choices)
     build_type = django_filters.MultipleChoiceFilter(choices=BuildType.choices)
     protocol = django_filters.MultipleChoiceFilter(choices=Protocol.choices)

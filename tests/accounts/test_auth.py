@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
 
+from core.api.throttling import ScopedRateThrottle
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

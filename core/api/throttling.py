@@ -1,0 +1,68 @@
+"""Request throttles that count requests instead of logging each one.
+
+DRF's throttles keep the timestamp of every request in the window as one cached list that each
+request reads, unpickles, extends, pickles and writes back: two cache round trips, work that
+grows with the limit (1,200 entries at 1200/min), and two workers reading the same list at once
+both write it back, losing a request. These keep one counter per window of ``duration`` seconds
+and estimate the requests of the last ``duration`` seconds as this window's count plus the
+previous window's, weighted by how much of it still overlaps (the "sliding window counter"): one
+atomic round trip (``core.cache.RedisCache.count``), exact counts, and no burst of twice the limit
+at a window's edge. A refused request is not counted, as with DRF's: a client waiting out its
+429s gets its rate back.
+"""
+
+from rest_framework import throttling
+
+
+def _count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | None = None) -> tuple[int, int]:
+    count = getattr(cache, "count", None)
+    if count is not None:  # core.cache.RedisCache: one round trip
+        return count(key, timeout, delta=delta, peek=peek)
+    cache.add(key, 0, timeout)
+    try:
+        value = cache.incr(key, delta)
+    except ValueError:  # the counter expired between add and incr
+        cache.add(key, max(delta, 0), timeout)
+        value = max(delta, 0)
+    return value, (cache.get(peek) or 0) if peek is not None else 0
+
+
+class CountingThrottle(throttling.SimpleRateThrottle):
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = self.timer()
+        window = int(now // self.duration)
+        self.elapsed = now / self.duration - window  # share of the current window gone by
+        key = f"{self.key}:{window}"
+        # A counter lives through its window and the next, where it is the previous one.
+        current, previous = _count(self.cache, key, 2 * self.duration + 1, peek=f"{self.key}:{window - 1}")
+        self.current, self.previous = current, previous
+        if current + previous * (1 - self.elapsed) <= self.num_requests:
+            return True
+        _count(self.cache, key, 2 * self.duration + 1, delta=-1)
+        self.current -= 1
+        return False
+
+    def wait(self):
+        """Seconds until one more request fits under the limit."""
+        if self.previous and self.current < self.num_requests:
+            # (current + 1) + previous * (1 - elapsed') = limit, solved for elapsed'
+            until = 1 - (self.num_requests - self.current - 1) / self.previous
+            return max(0.0, (until - self.elapsed) * self.duration)
+        return (1 - self.elapsed) * self.duration
+
+
+class AnonRateThrottle(throttling.AnonRateThrottle, CountingThrottle):
+    pass
+
+
+class UserRateThrottle(throttling.UserRateThrottle, CountingThrottle):
+    pass
+
+
+class ScopedRateThrottle(throttling.ScopedRateThrottle, CountingThrottle):
+    pass

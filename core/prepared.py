@@ -1,0 +1,182 @@
+"""Queries whose SQL is compiled once per shape and then run with new values.
+
+A hot list endpoint runs the same few queries over and over with different values: the ORM
+builds and compiles that SQL again on every request, which costs more than running it. A
+``PreparedQuery`` records what is asked of it (filters, ordering, a slice), builds the real
+queryset once per shape — with placeholders where the values go — compiles it, and keeps the
+SQL. Later requests of the same shape only bind their values and run it; the rows come back
+as dicts through the same converters ``QuerySet.values()`` uses.
+
+It understands what a list view and ``CursorPagination`` ask of a queryset: ``filter()`` with
+plain field lookups, ``order_by()``, one slice, iteration. The base queryset (soft-delete
+filter, joins, ``values()`` columns) comes from the caller's ``base()``, which is only called to
+compile a new shape; ``key`` must name everything that shapes its SQL. ``tests/core/test_prepared.py`` holds the rows equal to the ORM's for the same query.
+"""
+
+import threading
+
+from django.db import connections, router
+from django.db.models import Expression
+from django.db.models.constants import LOOKUP_SEP
+
+# SQL per (database alias, shape); bounded, since values never enter the key.
+_compiled: dict = {}
+_compiled_lock = threading.Lock()
+MAX_SHAPES = 512
+
+
+class Param(Expression):
+    """Where a value goes in the compiled SQL: compiles to one placeholder whose parameter is
+    the Param itself, so the value's position can be found in the parameter list."""
+
+    def __init__(self, index: int, output_field):
+        super().__init__(output_field=output_field)
+        self.index = index
+
+    def as_sql(self, compiler, connection):
+        return "%s", [self]
+
+    def __str__(self):  # what a lookup that rewrites its parameter (iexact) starts from
+        return f"\x1fparam{self.index}\x1f"
+
+    def __hash__(self):
+        return hash(("param", self.index))
+
+    def __eq__(self, other):
+        return self is other
+
+
+class _Compiled:
+    __slots__ = ("sql", "slots", "columns", "converters")
+
+    def __init__(self, sql, slots, columns, converters):
+        self.sql = sql
+        self.slots = slots  # per SQL parameter: ("value", index, field, lookup) or ("const", value)
+        self.columns = columns
+        self.converters = converters  # [(column position, [converter functions], expression)]
+
+
+class PreparedQuery:
+    def __init__(self, model, base, *, key):
+        self.model = self._model = model
+        self._base = base
+        self._key = key
+        self._filters: list[tuple[str, object]] = []  # (lookup path, value)
+        self._ordering: tuple = ()
+        self._slice: tuple | None = None
+
+    def _clone(self):
+        clone = PreparedQuery.__new__(PreparedQuery)
+        clone.__dict__.update(self.__dict__)
+        clone._filters = list(self._filters)
+        return clone
+
+    def _field(self, path: str):
+        name, _, lookup = path.partition(LOOKUP_SEP)
+        return self._model._meta.get_field(name), lookup or "exact"
+
+    def filter(self, **lookups):
+        clone = self._clone()
+        for path, value in lookups.items():
+            field, lookup = self._field(path)
+            # Bad values fail here, as the ORM's filter() would.
+            field.get_prep_value(value)
+            clone._filters.append((path, value))
+        return clone
+
+    def order_by(self, *ordering):
+        clone = self._clone()
+        clone._ordering = tuple(ordering)
+        return clone
+
+    def __getitem__(self, item):
+        if not isinstance(item, slice) or item.step is not None or self._slice is not None:
+            raise TypeError("A prepared query takes one slice without a step.")
+        clone = self._clone()
+        clone._slice = (item.start or 0, item.stop)
+        return clone
+
+    def _shape(self, alias):
+        paths = tuple(path for path, _ in self._filters)
+        return (alias, self._key, paths, self._ordering, self._slice)
+
+    def _compile(self, alias) -> _Compiled:
+        queryset = self._base().using(alias)
+        for index, (path, _) in enumerate(self._filters):
+            field, _lookup = self._field(path)
+            queryset = queryset.filter(**{path: Param(index, field)})
+        if self._ordering:
+            queryset = queryset.order_by(*self._ordering)
+        if self._slice is not None:
+            queryset = queryset[self._slice[0] : self._slice[1]]
+        compiler = queryset.query.get_compiler(using=alias)
+        sql, params = compiler.as_sql()
+        rewritten = {f"\x1fparam{index}\x1f": index for index in range(len(self._filters))}
+        slots = []
+        for param in params:
+            if isinstance(param, Param):
+                field, _lookup = self._field(self._filters[param.index][0])
+                slots.append(("value", param.index, field, None))
+            elif isinstance(param, str) and param in rewritten:
+                # A lookup rewrote the placeholder's text (iexact escapes it for LIKE): the value
+                # goes through the same rewriting when it is bound.
+                index = rewritten[param]
+                field, lookup = self._field(self._filters[index][0])
+                slots.append(("value", index, field, lookup))
+            else:
+                slots.append(("const", param))
+        found = {slot[1] for slot in slots if slot[0] == "value"}
+        if found != set(range(len(self._filters))):
+            raise ValueError(f"Could not place every value in {sql!r}.")
+        select = compiler.select[: compiler.col_count]
+        query = queryset.query
+        columns = [*query.extra_select, *query.values_select, *query.annotation_select]
+        converters = [
+            (position, funcs, expression)
+            for position, (funcs, expression) in compiler.get_converters([s[0] for s in select]).items()
+        ]
+        return _Compiled(sql, slots, columns, converters)
+
+    def _compiled_for(self, alias) -> _Compiled:
+        shape = self._shape(alias)
+        compiled = _compiled.get(shape)
+        if compiled is None:
+            compiled = self._compile(alias)
+            with _compiled_lock:
+                if len(_compiled) >= MAX_SHAPES:
+                    _compiled.clear()
+                _compiled[shape] = compiled
+        return compiled
+
+    def __iter__(self):
+        alias = router.db_for_read(self._model)
+        connection = connections[alias]
+        compiled = self._compiled_for(alias)
+        params = []
+        for slot in compiled.slots:
+            if slot[0] == "const":
+                params.append(slot[1])
+                continue
+            _, index, field, rewrite = slot
+            value = field.get_db_prep_value(self._filters[index][1], connection, prepared=False)
+            if rewrite == "iexact":
+                value = connection.ops.prep_for_iexact_query(value)
+            elif rewrite is not None:
+                raise ValueError(f"No binding for a rewritten {rewrite!r} parameter.")
+            params.append(value)
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        columns = compiled.columns
+        if compiled.converters:
+            converted = []
+            for row in rows:
+                row = list(row)
+                for position, funcs, expression in compiled.converters:
+                    value = row[position]
+                    for func in funcs:
+                        value = func(value, expression, connection)
+                    row[position] = value
+                converted.append(row)
+            rows = converted
+        return iter([dict(zip(columns, row, strict=True)) for row in rows])
