@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import runtime
+from core.bulk import create_with_history
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.history import record_history, update_with_history
@@ -547,8 +548,6 @@ def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
     as the API checks a body) with its line in the source file. The load rules and load-ID
     uniqueness (in the file and among live loads) are checked for every line before anything is
     written; any refusal raises ``Invalid`` keyed by line. Each load gets its history entry."""
-    from simple_history.utils import bulk_create_with_history
-
     errors: dict[str, list[str]] = {}
     seen: dict[str, int] = {}
     objects = []
@@ -583,7 +582,7 @@ def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
     with transaction.atomic():
         for start in range(0, len(objects), IMPORT_BATCH):
             batch = objects[start : start + IMPORT_BATCH]
-            bulk_create_with_history(batch, Load, batch_size=IMPORT_BATCH, default_user=user)
+            create_with_history(Load, batch, user=user, batch_size=IMPORT_BATCH)
             if progress is not None:
                 progress(start + len(batch), len(objects))
     return len(objects)

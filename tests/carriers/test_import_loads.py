@@ -65,7 +65,10 @@ def test_a_good_file_is_imported_with_history(tmp_path):
     assert "Imported 250 loads" in out.getvalue()
     load = Load.objects.get(load_id="IMP-7")
     assert load.equipment_type == "reefer" and load.max_rate == 2300 and load.status == "available"
-    assert Load.history.filter(load_id="IMP-7").count() == 1
+    entry = Load.history.get(load_id="IMP-7")
+    assert entry.history_type == "+"
+    for field in Load._meta.concrete_fields:  # the entry holds the row exactly as stored
+        assert getattr(entry, field.attname) == getattr(load, field.attname), field.name
 
 
 def test_bad_rows_are_listed_by_line_and_nothing_is_imported(tmp_path):
@@ -101,3 +104,25 @@ def test_unreadable_files_are_refused(tmp_path):
     empty.write_text(",".join(HEADER) + "\n")
     with pytest.raises(CommandError, match="no rows"):
         call_command("import_loads", str(empty))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_large_files_are_checked_in_worker_processes_with_the_same_result(tmp_path, monkeypatch):
+    from carriers.management.commands import import_loads
+
+    monkeypatch.setattr(import_loads, "PARALLEL_MIN_ROWS", 100)
+    rows = [row(n) for n in range(4500)]  # three chunks of up to 2,000 rows
+    rows[10] = row(10, origin_state="ZZ")  # line 12, first chunk
+    rows[4321] = row(4321, weight="-1")  # line 4323, last chunk
+    err = StringIO()
+    with pytest.raises(CommandError, match="2 of 4,500 rows refused"):
+        call_command("import_loads", write(tmp_path, rows), "--jobs", "2", stdout=StringIO(), stderr=err)
+    assert "line 12: origin_state" in err.getvalue() and "line 4323: weight" in err.getvalue()
+    assert not Load.objects.exists()
+
+    rows[10], rows[4321] = row(10), row(4321)
+    out = StringIO()
+    call_command("import_loads", write(tmp_path, rows), "--jobs", "2", stdout=out, stderr=StringIO())
+    assert "Imported 4,500 loads" in out.getvalue()
+    assert Load.objects.get(load_id="IMP-4321").equipment_type == "reefer"
+    assert Load.history.count() == 4500
