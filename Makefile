@@ -27,6 +27,7 @@ migrate: $(VENV)/.installed-run
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py seed_desk_history
 
 run: seed
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin /admin/, API /api/v1/, docs /api/docs/)"
