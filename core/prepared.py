@@ -15,6 +15,7 @@ compile a new shape; ``key`` must name everything that shapes its SQL. ``tests/c
 
 import threading
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.models import Expression
 from django.db.models.constants import LOOKUP_SEP
@@ -23,6 +24,8 @@ from django.db.models.constants import LOOKUP_SEP
 _compiled: dict = {}
 _compiled_lock = threading.Lock()
 MAX_SHAPES = 512
+# Runs of one statement on a connection before PostgreSQL is asked to keep it prepared.
+PREPARE_THRESHOLD = 2
 
 
 class Param(Expression):
@@ -44,6 +47,35 @@ class Param(Expression):
 
     def __eq__(self, other):
         return self is other
+
+
+def _preparable_cursor(connection):
+    """A cursor whose statements PostgreSQL keeps prepared, with a generic plan.
+
+    Django's own cursors bind values on the client and never prepare, so PostgreSQL parses and
+    plans every search again (planning the joins costs more than running the query). This one
+    binds on the server (psycopg's ``Cursor``) and prepares each statement on the connection from
+    its ``PREPARE_THRESHOLD``-th run; pooled connections keep their statements across requests.
+    ``plan_cache_mode = force_generic_plan`` is set once per connection: it only concerns prepared
+    statements, and these are the only ones, planned once for every value (each has an index that
+    suits any value). Elsewhere this is an ordinary cursor."""
+    if connection.vendor != "postgresql" or not settings.DB_PREPARE_HOT_QUERIES:
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors:
+        if not getattr(raw, "generic_plans", False) and not connection.in_atomic_block:
+            # Outside a transaction, so a rollback cannot undo it.
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            raw.generic_plans = True
+        # Django turns psycopg's preparing off (prepare_threshold=None) for poolers that cannot
+        # follow it; it only ever applies to server-binding cursors, which only this module uses.
+        raw.prepare_threshold = PREPARE_THRESHOLD
+        # Wrapped as connection.cursor() wraps its own: query logging, execute wrappers, errors.
+        return connection._prepare_cursor(ServerBindingCursor(raw))
 
 
 class _Compiled:
@@ -164,7 +196,7 @@ class PreparedQuery:
             elif rewrite is not None:
                 raise ValueError(f"No binding for a rewritten {rewrite!r} parameter.")
             params.append(value)
-        with connection.cursor() as cursor:
+        with _preparable_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         columns = compiled.columns

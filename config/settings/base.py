@@ -149,6 +149,10 @@ def configure_database(db: dict) -> dict:
 
 
 configure_database(DATABASES["default"])
+# The hot searches (core.prepared) run as statements PostgreSQL keeps prepared with a generic plan.
+# Turn off behind a pooler that cannot follow prepared statements (PgBouncer before 1.21 in
+# transaction mode).
+DB_PREPARE_HOT_QUERIES = env.bool("DB_PREPARE_HOT_QUERIES", default=True)
 
 
 # --- Cache ------------------------------------------------------------------------------

@@ -193,3 +193,43 @@ def test_a_forged_cursor_is_refused_not_a_server_error(sales_agent_client):
     prepared = sales_agent_client.get("/api/v1/loads/", {"cursor": cursor})
     orm = sales_agent_client.get("/api/v1/loads/", {"cursor": cursor, "include_deleted": "false"})
     assert prepared.status_code == orm.status_code == 400
+
+
+def _prepared_statements():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SHOW plan_cache_mode")
+        return statements, cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_keeps_the_search_prepared_with_a_generic_plan(sales_agent_client, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    LoadFactory()
+    for _ in range(3):
+        assert sales_agent_client.get("/api/v1/loads/", {"origin_state": "IL"}).status_code == 200
+    statements, mode = _prepared_statements()
+    assert any('FROM "carriers_load"' in statement for statement in statements)
+    assert mode == "force_generic_plan"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_preparing_can_be_turned_off_for_poolers(sales_agent_client, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    settings.DB_PREPARE_HOT_QUERIES = False
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # whatever this connection prepared before
+    LoadFactory()
+    for _ in range(3):
+        assert sales_agent_client.get("/api/v1/loads/", {"origin_state": "IL"}).status_code == 200
+    statements, _ = _prepared_statements()
+    assert not any('FROM "carriers_load"' in statement for statement in statements)
