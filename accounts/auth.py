@@ -33,8 +33,8 @@ def last_used_key(digest: str) -> str:
     return LAST_USED_KEY.format(digest=digest)
 
 
-# When this process last wrote each token's mark: within the resolution there is nothing to write,
-# so most requests skip the cache round trip altogether.
+# When this process last wrote or saw each token's mark: within the resolution there is nothing
+# to write, so most requests skip the cache round trip altogether.
 _recorded_here: dict[str, float] = {}
 
 
@@ -46,14 +46,20 @@ def record_use(auth_token) -> None:
     key = last_used_key(auth_token.digest)
     previous = cache.get(key)
     if previous is not None and (now - previous).total_seconds() < LAST_USED_RESOLUTION_SECONDS:
+        # Another worker marked it: nothing to write until that mark is a minute old either.
+        _remember_recorded(auth_token.digest, previous.timestamp())
         return
     timeout = None
     if auth_token.expiry is not None:
         timeout = max(1, int((auth_token.expiry - now).total_seconds()))
     cache.set(key, now, timeout=timeout)
+    _remember_recorded(auth_token.digest, now.timestamp())
+
+
+def _remember_recorded(digest: str, timestamp: float) -> None:
     if len(_recorded_here) > 10_000:  # bounded: a long-lived worker sees many tokens
         _recorded_here.clear()
-    _recorded_here[auth_token.digest] = now.timestamp()
+    _recorded_here[digest] = timestamp
 
 
 AUTH_KEY = "accounts:token:auth:{digest}"

@@ -63,6 +63,12 @@ def _preparable_cursor(connection):
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
+    class BinaryResultsCursor(ServerBindingCursor):
+        # Results in PostgreSQL's binary format: psycopg reads timestamps, numbers and UUIDs
+        # from it without parsing their text (the same values; the tests compare them).
+        def execute(self, query, params=None, *, prepare=None, binary=True):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
@@ -75,7 +81,7 @@ def _preparable_cursor(connection):
         # follow it; it only ever applies to server-binding cursors, which only this module uses.
         raw.prepare_threshold = PREPARE_THRESHOLD
         # Wrapped as connection.cursor() wraps its own: query logging, execute wrappers, errors.
-        return connection._prepare_cursor(ServerBindingCursor(raw))
+        return connection._prepare_cursor(BinaryResultsCursor(raw))
 
 
 class _Compiled:

@@ -145,3 +145,29 @@ def test_admin_lists_and_revokes_a_users_tokens(agent, admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     assert list(AuthToken.objects.filter(user=agent).values_list("info__client_name", flat=True)) == ["laptop"]
     assert voice.get("/api/v1/auth/me/").status_code == 401
+
+
+def test_a_mark_another_worker_wrote_spares_this_one_the_cache_for_a_minute(monkeypatch):
+    from types import SimpleNamespace
+
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from accounts import auth
+
+    class CountingCache(LocMemCache):
+        reads = 0
+
+        def get(self, *args, **kwargs):
+            self.reads += 1
+            return super().get(*args, **kwargs)
+
+    shared = CountingCache("last-used", {})
+    monkeypatch.setattr(auth, "cache", shared)
+    monkeypatch.setattr(auth, "_recorded_here", {})
+    token = SimpleNamespace(digest="d1", expiry=None)
+    marked = timezone.now() - timedelta(seconds=5)
+    shared.set(auth.last_used_key("d1"), marked)  # written by another worker
+    for _ in range(5):
+        auth.record_use(token)
+    assert shared.reads == 1
+    assert shared.get(auth.last_used_key("d1")) == marked  # its mark stands, not rewritten
