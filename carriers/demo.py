@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import runtime
+from core.context import acting_as
 
 from . import rollups, services
 from .choices import (
@@ -727,7 +728,8 @@ def desk_history_seed(
     period = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
     notes: list[str] = []
     user = get_user_model().objects.filter(username=assignee).first() if assignee else None
-    with transaction.atomic():
+    # The desk's writes are the assignee's (created_by, done_by, history), as a rep's would be.
+    with transaction.atomic(), acting_as(user):
         with time_machine.travel(datetime.combine(period[0] - timedelta(days=1), time(9), tzinfo=UTC), tick=False):
             carriers = _demo_carriers(notes)
         if not any(carrier.eligible for carrier in carriers):

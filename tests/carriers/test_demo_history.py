@@ -122,6 +122,10 @@ def test_every_sales_desk_view_has_something_to_show(desk, manager_client, rep):
 
     mine = manager_client.get("/api/v1/follow-ups/", {"assigned_to": rep.username, "done": "false"}).json()
     assert mine["count"] >= 1
+    # The desk's writes are the rep's, as they would be through the API.
+    assert Load.objects.filter(load_id__startswith=demo.LOAD_PREFIX).exclude(created_by=rep).count() == 0
+    done = FollowUp.objects.exclude(done_at=None)
+    assert done.exists() and not done.exclude(done_by=rep).exists()
 
 
 def test_what_the_replay_leaves_holds_together(desk):
