@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -22,6 +23,7 @@ from ..models import Call, Carrier, FollowUp, Load, Negotiation, Offer
 from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
 CEILING_PERMISSION = "carriers.view_load_ceiling"
+ZERO = timedelta(0)
 MAX_AMOUNT = Decimal("1000000")
 LOAD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -240,11 +242,18 @@ class LoadListSerializer(serializers.BaseSerializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         zone = timezone.get_current_timezone()
-        money = serializers.DecimalField(max_digits=10, decimal_places=2).to_representation
+        in_utc = zone.utcoffset(None) == ZERO and str(zone) in ("UTC", "Etc/UTC")
+        drf_money = serializers.DecimalField(max_digits=10, decimal_places=2).to_representation
 
         def iso(value):  # what DRF's DateTimeField writes: current time zone, ISO 8601, UTC as "Z"
-            text = value.astimezone(zone).isoformat()
+            if not (in_utc and value.utcoffset() == ZERO):
+                value = value.astimezone(zone)
+            text = value.isoformat()
             return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        def money(value):
+            # A money column's value has its two places already: DRF would write it as it is.
+            return str(value) if value.as_tuple().exponent == -2 else drf_money(value)
 
         def writer(name):
             if name in self.DATETIMES:

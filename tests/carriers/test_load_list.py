@@ -233,3 +233,13 @@ def test_preparing_can_be_turned_off_for_poolers(sales_agent_client, settings):
         assert sales_agent_client.get("/api/v1/loads/", {"origin_state": "IL"}).status_code == 200
     statements, _ = _prepared_statements()
     assert not any('FROM "carriers_load"' in statement for statement in statements)
+
+
+def test_rows_equal_the_full_serializer_in_another_time_zone(manager_client, settings):
+    settings.TIME_ZONE = "America/Chicago"  # rows are written in the site's zone, as DRF writes them
+    loads_with_everything()
+    for client_params in ({}, {"include_deleted": "false"}):  # the prepared path and the ORM path
+        rows = manager_client.get("/api/v1/loads/", client_params).json()["results"]
+        assert rows and all(row["pickup_datetime"].endswith(("-05:00", "-06:00")) for row in rows)
+        for row in rows:
+            assert row == manager_client.get(f"/api/v1/loads/{row['load_id']}/").json()
