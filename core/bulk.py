@@ -16,26 +16,27 @@ from simple_history.utils import bulk_create_with_history
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
 
 
-def _copy(connection, model, fields, rows) -> None:
+def _copy(connection, model, fields, objects, fixed=None) -> None:
+    """COPY ``objects`` into ``model``'s table, one row each from ``fields``; ``fixed`` gives
+    values (by attname) that are the same on every row instead of read from the object."""
+    fixed = fixed or {}
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
+    # Values go as they are, but JSON, which needs the field's own preparation (psycopg's wrapper).
+    json = [isinstance(field, JSONField) for field in fields]
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _writers(connection, fields):
-    # Values go as they are, but JSON, which needs psycopg's JSON wrapper (the field's own
-    # database preparation).
-    return [(field.attname, field if isinstance(field, JSONField) else None) for field in fields]
-
-
-def _values(instance, writers, connection):
-    return [
-        getattr(instance, attname) if field is None else field.get_db_prep_save(getattr(instance, attname), connection)
-        for attname, field in writers
-    ]
+        for obj in objects:
+            copy.write_row(
+                [
+                    fixed[field.attname]
+                    if field.attname in fixed
+                    else field.get_db_prep_save(getattr(obj, field.attname), connection)
+                    if is_json
+                    else getattr(obj, field.attname)
+                    for field, is_json in zip(fields, json, strict=True)
+                ]
+            )
 
 
 def create_with_history(model, objects, *, user=None, batch_size: int = 2000) -> None:
@@ -50,32 +51,19 @@ def create_with_history(model, objects, *, user=None, batch_size: int = 2000) ->
         return
 
     fields = [field for field in model._meta.concrete_fields if not isinstance(field, _AUTO)]
-    writers = _writers(connection, fields)
-    _copy(connection, model, fields, (_values(obj, writers, connection) for obj in objects))
+    _copy(connection, model, fields, objects)
 
     history = model.history.model
     tracked = {field.attname for field in history.tracked_fields}
-    now = timezone.now()
-    extra = {"history_date": now, "history_change_reason": "", "history_type": "+", "history_user_id": user and user.pk}
+    entry = {
+        "history_date": timezone.now(),
+        "history_change_reason": "",
+        "history_type": "+",
+        "history_user_id": user and user.pk,
+    }
     history_fields = [
         field
         for field in history._meta.concrete_fields
-        if not isinstance(field, _AUTO) and (field.attname in tracked or field.attname in extra)
+        if not isinstance(field, _AUTO) and (field.attname in tracked or field.attname in entry)
     ]
-    history_writers = [
-        (field.attname, field if isinstance(field, JSONField) else None, field.attname in extra)
-        for field in history_fields
-    ]
-
-    def history_rows():
-        for obj in objects:
-            yield [
-                extra[attname]
-                if is_extra
-                else getattr(obj, attname)
-                if field is None
-                else field.get_db_prep_save(getattr(obj, attname), connection)
-                for attname, field, is_extra in history_writers
-            ]
-
-    _copy(connection, history, history_fields, history_rows())
+    _copy(connection, history, history_fields, objects, fixed=entry)

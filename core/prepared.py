@@ -116,9 +116,8 @@ class PreparedQuery:
     def filter(self, **lookups):
         clone = self._clone()
         for path, value in lookups.items():
-            field, lookup = self._field(path)
             # Bad values fail here, as the ORM's filter() would.
-            field.get_prep_value(value)
+            self._field(path)[0].get_prep_value(value)
             clone._filters.append((path, value))
         return clone
 
@@ -141,8 +140,7 @@ class PreparedQuery:
     def _compile(self, alias) -> _Compiled:
         queryset = self._base().using(alias)
         for index, (path, _) in enumerate(self._filters):
-            field, _lookup = self._field(path)
-            queryset = queryset.filter(**{path: Param(index, field)})
+            queryset = queryset.filter(**{path: Param(index, self._field(path)[0])})
         if self._ordering:
             queryset = queryset.order_by(*self._ordering)
         if self._slice is not None:
@@ -153,8 +151,7 @@ class PreparedQuery:
         slots = []
         for param in params:
             if isinstance(param, Param):
-                field, _lookup = self._field(self._filters[param.index][0])
-                slots.append(("value", param.index, field, None))
+                slots.append(("value", param.index, self._field(self._filters[param.index][0])[0], None))
             elif isinstance(param, str) and param in rewritten:
                 # A lookup rewrote the placeholder's text (iexact escapes it for LIKE): the value
                 # goes through the same rewriting when it is bound.
