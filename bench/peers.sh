@@ -2,7 +2,9 @@
 # The hot paths at a million rows, side by side with the peers in ../shared/bench-peers (read its README):
 #   1. load search: this project vs a raw WSGI + psycopg server and a FastAPI stack, same table, same answer;
 #   2. the same with every matching load carrying created_by/updated_by (rows written through the API);
-#   3. single-client latencies: load detail and the sales metrics over 1,000,000 calls (all time, 30 days).
+#   3. single-client latencies: load detail and the sales metrics over 1,000,000 calls (all time, 30 days);
+#   4. single-client latencies of a voice agent's writes: verification from the stored answer, offer rounds, call
+#      logging (bench/write_latency.py; they add offers, bookings and calls to the benchmark database).
 # One command: `make bench` (or `bash bench/peers.sh`). The first run builds the database (~4 min); later runs
 # reuse it (REBUILD=1 starts afresh). Results land in $OUT; bench/peers_report.py prints the ratios.
 set -euo pipefail
@@ -41,5 +43,18 @@ psql "$DSN" -qc "UPDATE carriers_load SET created_by_id = NULL, updated_by_id = 
 
 echo "== 3. single-client latencies =="
 OUT=$OUT/latency bash "$PEERS/run_latency.sh"
+
+echo "== 4. single-client latencies of a voice agent's writes =="
+# Served as run_latency.sh serves the project: gunicorn, 2 sync workers, production settings, Redis cache.
+(cd "$ROOT" && DJANGO_SETTINGS_MODULE=config.settings.production DATABASE_URL=$DSN \
+   DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-$(python3 -c "import secrets; print(secrets.token_urlsafe(60))")} \
+   DJANGO_ALLOWED_HOSTS=127.0.0.1,localhost DJANGO_SECURE_SSL_REDIRECT=false \
+   CACHE_URL=${CACHE_URL:-redis://127.0.0.1:6379/1} THROTTLE_USER_RATE=${THROTTLE_USER_RATE:-100000/s} \
+   exec setsid "$PROJECT_VENV/bin/gunicorn" config.wsgi:application -b 127.0.0.1:8000 -w 2 --timeout 300 \
+   </dev/null >"$OUT/writes.server.log" 2>&1) &
+server=$!
+for _ in $(seq 60); do curl -s -o /dev/null http://127.0.0.1:8000/health/live/ && break; sleep 0.5; done
+"$PROJECT_VENV/bin/python" "$ROOT/bench/write_latency.py" | tee "$OUT/writes.txt" || true
+kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
 
 "$PROJECT_VENV/bin/python" "$ROOT/bench/peers_report.py" "$OUT" | tee "$OUT/report.md"

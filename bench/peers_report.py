@@ -61,6 +61,9 @@ def main(out: str) -> None:
     latency = out / "latency" / "latency.txt"
     if latency.exists():
         report += ["### Single client, 50 sequential requests", "", "```", latency.read_text().strip(), "```"]
+    writes = out / "writes.txt"
+    if writes.exists():
+        report += ["", "### A voice agent's writes, single client", "", "```", writes.read_text().strip(), "```"]
     print("\n".join(report))
 
 

@@ -26,6 +26,10 @@ def normalize_mc_number(value) -> str:
     return str(int(match.group(1)))
 
 
+# Django recomputes an enum's ``values`` list on every access.
+_EQUIPMENT = tuple(EquipmentType.values)
+_EQUIPMENT_SET = frozenset(_EQUIPMENT)
+
 # Spellings callers and load boards use for the same trailer.
 _EQUIPMENT_ALIASES = {
     "van": EquipmentType.DRY_VAN,
@@ -45,10 +49,10 @@ def normalize_equipment(value: str) -> str | None:
     if not isinstance(value, str):
         return None
     slug = re.sub(r"[\s\-_/]+", "_", value.strip().lower()).strip("_")
-    if slug in EquipmentType.values:
+    if slug in _EQUIPMENT_SET:
         return slug
     squashed = slug.replace("_", "")
-    for choice in EquipmentType.values:
+    for choice in _EQUIPMENT:
         if choice.replace("_", "") == squashed:
             return choice
     alias = _EQUIPMENT_ALIASES.get(squashed)

@@ -13,6 +13,7 @@ filter, joins, ``values()`` columns) comes from the caller's ``base()``, which i
 compile a new shape; ``key`` must name everything that shapes its SQL. ``tests/core/test_prepared.py`` holds the rows equal to the ORM's for the same query.
 """
 
+import functools
 import threading
 
 from django.conf import settings
@@ -49,6 +50,19 @@ class Param(Expression):
         return self is other
 
 
+@functools.cache
+def _binary_results_cursor():
+    from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg only where it is used
+
+    class BinaryResultsCursor(ServerBindingCursor):
+        # Results in PostgreSQL's binary format: psycopg reads timestamps, numbers and UUIDs
+        # from it without parsing their text (the same values; the tests compare them).
+        def execute(self, query, params=None, *, prepare=None, binary=True):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return BinaryResultsCursor
+
+
 def _preparable_cursor(connection):
     """A cursor whose statements PostgreSQL keeps prepared, with a generic plan.
 
@@ -61,14 +75,6 @@ def _preparable_cursor(connection):
     suits any value). Elsewhere this is an ordinary cursor."""
     if connection.vendor != "postgresql" or not settings.DB_PREPARE_HOT_QUERIES:
         return connection.cursor()
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class BinaryResultsCursor(ServerBindingCursor):
-        # Results in PostgreSQL's binary format: psycopg reads timestamps, numbers and UUIDs
-        # from it without parsing their text (the same values; the tests compare them).
-        def execute(self, query, params=None, *, prepare=None, binary=True):
-            return super().execute(query, params, prepare=prepare, binary=binary)
-
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
@@ -81,7 +87,7 @@ def _preparable_cursor(connection):
         # follow it; it only ever applies to server-binding cursors, which only this module uses.
         raw.prepare_threshold = PREPARE_THRESHOLD
         # Wrapped as connection.cursor() wraps its own: query logging, execute wrappers, errors.
-        return connection._prepare_cursor(BinaryResultsCursor(raw))
+        return connection._prepare_cursor(_binary_results_cursor()(raw))
 
 
 class _Compiled:

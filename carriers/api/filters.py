@@ -9,6 +9,9 @@ from ..choices import CallOutcome, FollowUpReason, LoadStatus, NegotiationStatus
 from ..models import Call, Carrier, FollowUp, Load, Negotiation
 from ..normalize import InvalidMCNumber, normalize_equipment, normalize_mc_number
 
+# Django recomputes an enum's ``values`` list on every access.
+STATE_CODES = frozenset(USState.values)
+
 
 class StateCodeField(forms.CharField):
     """A two-letter US state code, any case. Matched exactly: "IL" must never match "Mobile, AL"."""
@@ -18,7 +21,7 @@ class StateCodeField(forms.CharField):
         if value in self.empty_values:
             return value
         code = value.upper()
-        if code not in USState.values:
+        if code not in STATE_CODES:
             raise forms.ValidationError(f"'{value}' is not a two-letter US state code.", code="invalid")
         return code
 

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.http import Http404
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
 from django_filters.utils import translate_validation
@@ -138,8 +139,29 @@ class LoadViewSet(BaseModelViewSet):
         page = self.paginate_queryset(query)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    def retrieve(self, request, *args, **kwargs):
+        # A plain JSON read of one load (no ?include_deleted=, no ?format=) takes the search's
+        # path: its columns through a prepared statement, written out by LoadListSerializer.
+        # The browsable API keeps model instances: its edit form is built from the instance.
+        self.read_row = not request.query_params and request.accepted_renderer.format == "json"
+        return super().retrieve(request, *args, **kwargs)
+
+    def get_object(self):
+        if not getattr(self, "read_row", False):
+            return super().get_object()
+        columns = tuple(LoadListSerializer.columns_for(self.request.user))
+        query = PreparedQuery(Load, self.get_queryset, key=("load-detail", columns))
+        # load_id is unique among live loads: at most one row.
+        row = next(iter(query.filter(load_id=self.kwargs[self.lookup_field])[:1]), None)
+        if row is None:
+            raise Http404
+        self.check_object_permissions(self.request, row)
+        return row
+
     def _lean_list(self) -> bool:
-        return self.action == "list" and not getattr(self, "swagger_fake_view", False)
+        if getattr(self, "swagger_fake_view", False):
+            return False
+        return self.action == "list" or getattr(self, "read_row", False)
 
     def get_queryset(self):
         queryset = super().get_queryset()

@@ -1,12 +1,14 @@
-"""JSON rendering with orjson: the same JSON DRF's renderer writes (dates, decimals and UUIDs
-through DRF's own encoder), several times faster on large pages."""
+"""JSON rendering with orjson: the same JSON DRF's renderer writes, several times faster on large
+pages. orjson writes datetimes, dates and UUIDs itself, as DRF's encoder does (ISO 8601, UTC as "Z");
+the one difference is an offset with seconds (local mean time, before time zones were standard),
+which orjson rounds to the minute. Decimals and the rest go through DRF's own encoder."""
 
 import orjson
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
 
 _encoder = JSONEncoder()
-_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 class JSONRenderer(DRFJSONRenderer):
@@ -16,5 +18,4 @@ class JSONRenderer(DRFJSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}):
             # Someone asked for indented JSON (a person reading it): DRF's renderer does that.
             return super().render(data, accepted_media_type, renderer_context)
-        # Datetimes pass through to DRF's encoder, which writes them as the rest of the API does.
         return orjson.dumps(data, default=_encoder.default, option=_OPTIONS)

@@ -53,7 +53,12 @@ def test_list_rows_equal_the_full_serializer(role, request):
     rows = client.get("/api/v1/loads/", {"page_size": 50}).json()["results"]
     assert len(rows) == 3
     for row in rows:
-        assert row == client.get(f"/api/v1/loads/{row['load_id']}/").json()
+        # The detail of a load reads its row as the search does; with any parameter it takes the
+        # ORM path, a model instance through LoadSerializer.
+        detail = client.get(f"/api/v1/loads/{row['load_id']}/")
+        full = client.get(f"/api/v1/loads/{row['load_id']}/", {"include_deleted": "false"})
+        assert row == detail.json() == full.json()
+        assert detail["ETag"] == full["ETag"] == f'"{row["version"]}"'
     by_id = {row["load_id"]: row for row in rows}
     assert by_id["L-BOOKED"]["booked_carrier"] and by_id["L-BOOKED"]["updated_by"] == "ben"
     assert by_id["L-PLAIN"]["created_by"] == "ana"
@@ -67,6 +72,31 @@ def test_deleted_rows_listed_to_those_who_may_see_them_match_too(manager_client)
     row = next(row for row in rows if row["load_id"] == "L-PLAIN")
     assert row["deleted_at"] is not None
     assert row == manager_client.get("/api/v1/loads/L-PLAIN/", {"include_deleted": "true"}).json()
+
+
+def test_a_deleted_or_unknown_load_is_not_found_on_the_detail_path(sales_agent_client, manager_client):
+    gone = loads_with_everything()[0]
+    gone.delete()
+    for client in (sales_agent_client, manager_client):
+        assert client.get("/api/v1/loads/L-PLAIN/").status_code == 404
+        assert client.get("/api/v1/loads/L-NOPE/").status_code == 404
+    assert manager_client.get("/api/v1/loads/L-PLAIN/", {"include_deleted": "true"}).status_code == 200
+
+
+def test_the_browsable_detail_still_offers_the_edit_form(manager_client):
+    loads_with_everything()
+    page = manager_client.get("/api/v1/loads/L-ODD/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-method="PUT"' in html and "1999.50" in html
+
+
+def test_detail_queries(sales_agent_client, django_assert_num_queries, settings):
+    settings.API_AUTH_CACHE_SECONDS = 60
+    loads_with_everything()
+    sales_agent_client.get("/api/v1/loads/L-BOOKED/")
+    with django_assert_num_queries(1):  # the load, its carrier and its authors in one query
+        assert sales_agent_client.get("/api/v1/loads/L-BOOKED/").json()["booked_carrier"]
 
 
 def test_search_queries_do_not_grow_with_authored_rows(sales_agent_client, django_assert_num_queries, settings):
