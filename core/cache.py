@@ -28,6 +28,11 @@ class RedisCache(DjangoRedisCache):
         super().__init__(server, params)
         self._class = _ReusingClient
 
+    def validate_key(self, key):
+        # Django's check warns about keys memcached would refuse (over 250 characters, spaces,
+        # control characters), a loop over every character of every key; Redis takes any key.
+        pass
+
     def count(self, key, timeout, *, delta=1, peek=None, version=None) -> tuple[int, int]:
         """Add ``delta`` to the counter ``key`` (created with ``timeout`` seconds to live) and
         return its new value with that of the counter ``peek`` (0 when absent), in one round

@@ -254,23 +254,18 @@ class LoadListSerializer(serializers.BaseSerializer):
             # A money column's value has its two places already: DRF would write it as it is.
             return str(value) if value.as_tuple().exponent == -2 else drf_money(value)
 
-        def writer(name):
-            if name in self.DATETIMES:
-                return None if in_utc else local
-            if name in self.AMOUNTS:
-                return money
-            return None
-
-        self.writers = [
-            (name, self.RELATED.get(name, name), writer(name))
-            for name in self.fields_for(getattr(request, "user", None))
-        ]
+        names = self.fields_for(getattr(request, "user", None))
+        self.columns = [(name, self.RELATED.get(name, name)) for name in names]
+        self.writers = [(name, money) for name in names if name in self.AMOUNTS]
+        if not in_utc:
+            self.writers += [(name, local) for name in names if name in self.DATETIMES]
 
     def to_representation(self, row):
-        out = {}
-        for name, column, write in self.writers:
-            value = row[column]
-            out[name] = value if write is None or value is None else write(value)
+        out = {name: row[column] for name, column in self.columns}
+        for name, write in self.writers:
+            value = out[name]
+            if value is not None:
+                out[name] = write(value)
         return out
 
 

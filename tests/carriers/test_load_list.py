@@ -272,4 +272,6 @@ def test_rows_equal_the_full_serializer_in_another_time_zone(manager_client, set
         rows = manager_client.get("/api/v1/loads/", client_params).json()["results"]
         assert rows and all(row["pickup_datetime"].endswith(("-05:00", "-06:00")) for row in rows)
         for row in rows:
-            assert row == manager_client.get(f"/api/v1/loads/{row['load_id']}/").json()
+            detail = manager_client.get(f"/api/v1/loads/{row['load_id']}/").json()
+            full = manager_client.get(f"/api/v1/loads/{row['load_id']}/", {"include_deleted": "false"}).json()
+            assert row == detail == full
