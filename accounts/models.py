@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from core.history import HistoryManager
+
 
 class User(AbstractUser):
     """A person or a service client (such as the voice agent) using the platform."""
@@ -13,7 +15,7 @@ class User(AbstractUser):
     location = models.CharField(max_length=200, blank=True)
     expertise = models.JSONField(default=list, blank=True, help_text='Expertise tags, e.g. ["PLC", "SCADA"].')
 
-    history = HistoricalRecords(excluded_fields=["password", "last_login"])
+    history = HistoricalRecords(excluded_fields=["password", "last_login"], history_manager=HistoryManager)
 
     class Meta(AbstractUser.Meta):
         ordering = ["username"]

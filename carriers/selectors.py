@@ -34,18 +34,23 @@ def load_queryset():
     return Load.all_objects.select_related("booked_carrier").defer("booked_carrier__fmcsa_data")
 
 
+def call_rounds():
+    """What a call's detail shows besides the call: its negotiation rounds and follow-ups."""
+    return (
+        Prefetch(
+            "offers",
+            queryset=Offer.objects.select_related("negotiation__load", "negotiation__carrier").order_by(
+                "created_at", "round"
+            ),
+        ),
+        Prefetch("follow_ups", queryset=follow_up_queryset()),
+    )
+
+
 def call_queryset(*, with_rounds: bool = False):
     queryset = Call.objects.select_related("load", "carrier")
     if with_rounds:
-        queryset = queryset.prefetch_related(
-            Prefetch(
-                "offers",
-                queryset=Offer.objects.select_related("negotiation__load", "negotiation__carrier").order_by(
-                    "created_at", "round"
-                ),
-            ),
-            Prefetch("follow_ups", queryset=follow_up_queryset()),
-        )
+        queryset = queryset.select_related("created_by", "updated_by").prefetch_related(*call_rounds())
     return queryset
 
 

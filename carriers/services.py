@@ -392,8 +392,12 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
         load = Load.objects.select_for_update().filter(pk=load.pk).first()
         if load is None:
             raise NotFound(f"No load with load ID {load_id}.")
-        Negotiation.objects.get_or_create(load=load, carrier=carrier)
-        negotiation = Negotiation.objects.select_for_update().get(load=load, carrier=carrier)
+        # Under the load's lock no other round on this load runs: a negotiation absent here is
+        # written once, with its first round. The row lock keeps out status changes made
+        # outside a round (a load put back on the board).
+        negotiation = Negotiation.objects.select_for_update().filter(load=load, carrier=carrier).first()
+        if negotiation is None:
+            negotiation = Negotiation(load=load, carrier=carrier)
         if load.status != LoadStatus.AVAILABLE:
             raise _not_available(load)
         if negotiation.status != NegotiationStatus.OPEN:

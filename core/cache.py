@@ -38,7 +38,9 @@ class RedisCache(DjangoRedisCache):
         return its new value with that of the counter ``peek`` (0 when absent), in one round
         trip; concurrent callers never lose a count."""
         key = self.make_and_validate_key(key, version=version)
-        pipe = self._cache.get_client(key, write=True).pipeline()
+        # One round trip, no MULTI/EXEC: INCRBY alone is atomic, and EXPIRE NX and the peek
+        # need not be in step with it.
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
         pipe.incrby(key, delta)
         pipe.expire(key, timeout, nx=True)
         if peek is not None:

@@ -3,6 +3,7 @@ import uuid
 
 from django.http import HttpResponseBadRequest, JsonResponse
 
+from . import runtime
 from .context import current_request, current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -12,7 +13,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 class RequestContextMiddleware:
     """Gives each request an id (the caller's X-Request-ID or a new one) and makes the
-    request reachable from logging and audit code through context variables."""
+    request reachable from logging and audit code through context variables; runtime
+    settings are read once per request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -24,7 +26,8 @@ class RequestContextMiddleware:
         request_token = current_request.set(request)
         id_token = current_request_id.set(request_id)
         try:
-            response = self.get_response(request)
+            with runtime.read_once():
+                response = self.get_response(request)
         finally:
             current_request.reset(request_token)
             current_request_id.reset(id_token)

@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from .context import get_current_user
 from .errors import Conflict
+from .history import HistoryManager
 
 
 class StaleVersionError(Conflict):
@@ -55,7 +56,7 @@ class BaseModel(models.Model):
     )
     version = models.PositiveIntegerField(default=1, editable=False)
 
-    history = HistoricalRecords(inherit=True)
+    history = HistoricalRecords(inherit=True, history_manager=HistoryManager)
 
     class Meta:
         abstract = True

@@ -11,6 +11,8 @@ the new value on its next ``get()``. ``RUNTIME_SETTINGS_CACHE_SECONDS`` bounds t
 only if that invalidation were lost (or with a per-process cache, as in development).
 """
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -78,7 +80,31 @@ def validate(key, value):
     return _specs[key].validate(value)
 
 
+# Set for the length of a request (core.middleware.RequestContextMiddleware): the overrides are
+# read from the cache once, and the request sees one set of values (a negotiation round reads
+# four of them).
+_read_once: ContextVar[dict | None] = ContextVar("runtime_read_once", default=None)
+
+
+@contextmanager
+def read_once():
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
 def _overrides() -> dict:
+    held = _read_once.get()
+    if held is None:
+        return _read_overrides()
+    if "overrides" not in held:
+        held["overrides"] = _read_overrides()
+    return held["overrides"]
+
+
+def _read_overrides() -> dict:
     overrides = cache.get(CACHE_KEY)
     if overrides is None:
         from .models import RuntimeSetting
@@ -101,3 +127,6 @@ def get(key):
 
 def clear_cache():
     cache.delete(CACHE_KEY)
+    held = _read_once.get()
+    if held is not None:  # changed during this request: read again
+        held.pop("overrides", None)

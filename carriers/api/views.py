@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
@@ -279,7 +280,10 @@ class CallViewSet(BaseModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         call, created = services.call_log(**data)
-        call = selectors.call_queryset(with_rounds=True).get(pk=call.pk)
+        if created:  # its load, carrier and authors are the ones just written
+            prefetch_related_objects([call], *selectors.call_rounds())
+        else:
+            call = selectors.call_queryset(with_rounds=True).get(pk=call.pk)
         body = CallDetailSerializer(call, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -180,6 +180,39 @@ def test_detail_shows_the_negotiation_rounds(sales_agent_client):
 
 
 @pytest.mark.django_db
+def test_the_logged_call_is_answered_as_its_detail_shows_it(sales_agent_client, django_assert_num_queries, settings):
+    settings.API_AUTH_CACHE_SECONDS = 60
+    LoadFactory(load_id="L-7", loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2200.00"))
+    CarrierFactory(mc_number="123456")
+    sales_agent_client.get(CALLS)  # the token's identity is now cached
+    # Rounds made during the call, before it is logged, are linked to it.
+    sales_agent_client.post(
+        "/api/v1/loads/L-7/offers/", {"mc_number": "123456", "amount": "2600.00", "call_id": "vc-7"}
+    )
+    payload = call_payload(
+        external_id="vc-7",
+        mc_number="123456",
+        load_id="L-7",
+        started_at="2026-11-21T09:04:00-06:00",
+        follow_up={"due_at": "2026-11-23T15:00:00Z", "reason": "better_rate", "note": "Call back"},
+    )
+    # Reads: call, load, carrier (3). Written in one savepoint (2): the call and its entry (2),
+    # the round linked with its entry (4), the day's first totals (2 × 4), the follow-up and its
+    # entry (2). Then its rounds and follow-ups for the answer (2): the call itself is not read again.
+    with django_assert_num_queries(23):
+        logged = sales_agent_client.post(CALLS, payload, format="json")
+    assert logged.status_code == 201, logged.content
+    body = logged.json()
+    assert body["started_at"] == "2026-11-21T15:04:00Z" and body["created_by"] == sales_agent_client.user.username
+    assert [r["round"] for r in body["rounds"]] == [1] and body["follow_ups"][0]["note"] == "Call back"
+    with django_assert_num_queries(3):  # the call with its load, carrier and authors; rounds; follow-ups
+        detail = sales_agent_client.get(f"{CALLS}{body['id']}/").json()
+    assert body == detail
+    again = sales_agent_client.post(CALLS, payload, format="json")
+    assert again.status_code == 200 and again.json() == detail
+
+
+@pytest.mark.django_db
 def test_optional_nulls_are_taken_as_not_given(sales_agent_client):
     # What voice platforms send when no load was discussed and no MC was given.
     payload = call_payload(load_id=None, mc_number=None, summary=None, extracted=None)

@@ -68,3 +68,24 @@ def test_admin_changes_record_who_made_them(spec, admin_client, admin_user):
     setting = RuntimeSetting.objects.get(key="TEST_KNOB")
     assert setting.created_by == admin_user and setting.updated_by == admin_user
     assert setting.history.get().history_user == admin_user
+
+
+def test_a_request_reads_the_overrides_once(spec, monkeypatch):
+    RuntimeSetting.objects.create(key="TEST_KNOB", value=7)
+    reads = []
+    real_get = runtime.cache.get
+    monkeypatch.setattr(runtime.cache, "get", lambda key, *args: reads.append(key) or real_get(key, *args))
+    with runtime.read_once():
+        assert [runtime.get("TEST_KNOB") for _ in range(4)] == [7, 7, 7, 7]
+    assert reads == [runtime.CACHE_KEY]
+    runtime.get("TEST_KNOB")  # outside a request: read each time
+    assert len(reads) == 2
+
+
+def test_a_change_made_during_a_request_is_seen_in_it(spec):
+    setting = RuntimeSetting.objects.create(key="TEST_KNOB", value=7)
+    with runtime.read_once():
+        assert runtime.get("TEST_KNOB") == 7
+        setting.value = 5
+        setting.save()  # clears the cache when it commits (at once here: no transaction)
+        assert runtime.get("TEST_KNOB") == 5
