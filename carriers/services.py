@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core import runtime
+from core import prepared, runtime
 from core.bulk import create_with_history
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -115,7 +115,7 @@ def carrier_verify(*, mc_number: str, force: bool = False) -> Verification:
     """Eligibility of a carrier: the stored FMCSA answer while fresh, else a new lookup.
 
     Raises ``Unavailable`` when FMCSA cannot answer and nothing fresh is stored: we never guess."""
-    carrier = Carrier.objects.filter(mc_number=mc_number).first()
+    carrier = prepared.first(Carrier.objects, mc_number=mc_number)
     if carrier is not None and not force and verification_is_fresh(carrier):
         return Verification(carrier=carrier, source="cache")
     started = time.perf_counter()
@@ -366,7 +366,7 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
     """One round of negotiation on ``load_id`` for the carrier ``mc_number`` asking ``amount``.
 
     Every rate comes from the load row, never from the caller. Accepting books the load."""
-    load = Load.objects.filter(load_id=load_id).first()
+    load = prepared.first(Load.objects, load_id=load_id)
     if load is None:
         raise NotFound(f"No load with load ID {load_id}.", code="not_found")
     if load.status != LoadStatus.AVAILABLE:
@@ -389,13 +389,13 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
         # Rounds on one load run one at a time, the load locked first: a round that books it
         # closes the other carriers' negotiations, so locking a negotiation before the load
         # would let two simultaneous accepts wait on each other.
-        load = Load.objects.select_for_update().filter(pk=load.pk).first()
+        load = prepared.first(Load.objects, lock=True, pk=load.pk)
         if load is None:
             raise NotFound(f"No load with load ID {load_id}.")
         # Under the load's lock no other round on this load runs: a negotiation absent here is
         # written once, with its first round. The row lock keeps out status changes made
         # outside a round (a load put back on the board).
-        negotiation = Negotiation.objects.select_for_update().filter(load=load, carrier=carrier).first()
+        negotiation = prepared.first(Negotiation.objects, lock=True, load_id=load.pk, carrier_id=carrier.pk)
         if negotiation is None:
             negotiation = Negotiation(load=load, carrier=carrier)
         if load.status != LoadStatus.AVAILABLE:
@@ -465,15 +465,15 @@ def call_log(
     """Record a finished call once. Returns ``(call, created)``; logging the same
     ``external_id`` again returns the stored call unchanged, even under a race.
     ``follow_up`` (due_at, reason, note, assigned_to) adds a follow-up to the new call."""
-    existing = Call.objects.filter(external_id=external_id).first()
+    existing = prepared.first(Call.objects, external_id=external_id)
     if existing is not None:
         return existing, False
     load = None
     if load_id:
-        load = Load.objects.filter(load_id=load_id).first()
+        load = prepared.first(Load.objects, load_id=load_id)
         if load is None:
             raise Invalid({"load_id": [f"No load with load ID {load_id}."]})
-    carrier = Carrier.objects.filter(mc_number=mc_number).first() if mc_number else None
+    carrier = prepared.first(Carrier.objects, mc_number=mc_number) if mc_number else None
     try:
         with transaction.atomic():
             call = Call.objects.create(

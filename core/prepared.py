@@ -8,23 +8,30 @@ SQL. Later requests of the same shape only bind their values and run it; the row
 as dicts through the same converters ``QuerySet.values()`` uses.
 
 It understands what a list view and ``CursorPagination`` ask of a queryset: ``filter()`` with
-plain field lookups, ``order_by()``, one slice, iteration. The base queryset (soft-delete
+plain field lookups, ``order_by()``, one slice, iteration; and what a read by key asks:
+``select_for_update()`` and ``first()``, rows as model instances (``first()`` below). The base queryset (soft-delete
 filter, joins, ``values()`` columns) comes from the caller's ``base()``, which is only called to
-compile a new shape; ``key`` must name everything that shapes its SQL. ``tests/core/test_prepared.py`` holds the rows equal to the ORM's for the same query.
+compile a new shape; ``key`` must name everything that shapes its SQL. Tests hold the rows equal
+to the ORM's for the same query (tests/carriers/test_load_list.py, tests/core/test_prepared.py).
 """
 
 import functools
 import threading
 
 from django.conf import settings
+from django.core.exceptions import FieldError
 from django.db import connections, router
-from django.db.models import Expression
+from django.db.models import Expression, JSONField
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.query import ModelIterable
+from django.db.transaction import TransactionManagementError
 
 # SQL per (database alias, shape); bounded, since values never enter the key.
 _compiled: dict = {}
 _compiled_lock = threading.Lock()
 MAX_SHAPES = 512
+# Lookups whose value is one SQL parameter (``__in`` takes a list, ``__range`` two).
+SINGLE_VALUE_LOOKUPS = frozenset(("exact", "iexact", "gt", "gte", "lt", "lte"))
 # Runs of one statement on a connection before PostgreSQL is asked to keep it prepared.
 PREPARE_THRESHOLD = 2
 
@@ -51,8 +58,11 @@ class Param(Expression):
 
 
 @functools.cache
-def _binary_results_cursor():
+def _cursor_class(binary: bool):
     from django.db.backends.postgresql.base import ServerBindingCursor  # psycopg only where it is used
+
+    if not binary:
+        return ServerBindingCursor
 
     class BinaryResultsCursor(ServerBindingCursor):
         # Results in PostgreSQL's binary format: psycopg reads timestamps, numbers and UUIDs
@@ -63,7 +73,7 @@ def _binary_results_cursor():
     return BinaryResultsCursor
 
 
-def _preparable_cursor(connection):
+def _preparable_cursor(connection, *, binary: bool = True):
     """A cursor whose statements PostgreSQL keeps prepared, with a generic plan.
 
     Django's own cursors bind values on the client and never prepare, so PostgreSQL parses and
@@ -87,17 +97,28 @@ def _preparable_cursor(connection):
         # follow it; it only ever applies to server-binding cursors, which only this module uses.
         raw.prepare_threshold = PREPARE_THRESHOLD
         # Wrapped as connection.cursor() wraps its own: query logging, execute wrappers, errors.
-        return connection._prepare_cursor(_binary_results_cursor()(raw))
+        return connection._prepare_cursor(_cursor_class(binary)(raw))
+
+
+def _output_field(expression):
+    try:
+        return expression.output_field
+    except FieldError:
+        return None
 
 
 class _Compiled:
-    __slots__ = ("sql", "slots", "columns", "converters")
+    __slots__ = ("sql", "slots", "columns", "converters", "instances", "lock", "binary")
 
-    def __init__(self, sql, slots, columns, converters):
+    def __init__(self, sql, slots, columns, converters, instances, lock, binary):
         self.sql = sql
         self.slots = slots  # per SQL parameter: ("value", index, field, lookup) or ("const", value)
-        self.columns = columns
+        self.columns = columns  # the values() names, or the model's attnames for instances
         self.converters = converters  # [(column position, [converter functions], expression)]
+        self.instances = instances  # rows become model instances (a queryset without values())
+        self.lock = lock
+        # JSON comes back as text for the field's own decoding; binary results would decode it.
+        self.binary = binary
 
 
 class PreparedQuery:
@@ -108,6 +129,8 @@ class PreparedQuery:
         self._filters: list[tuple[str, object]] = []  # (lookup path, value)
         self._ordering: tuple = ()
         self._slice: tuple | None = None
+        self._lock = False
+        self._first = False
 
     def _clone(self):
         clone = PreparedQuery.__new__(PreparedQuery)
@@ -117,11 +140,16 @@ class PreparedQuery:
 
     def _field(self, path: str):
         name, _, lookup = path.partition(LOOKUP_SEP)
-        return self._model._meta.get_field(name), lookup or "exact"
+        meta = self._model._meta
+        return meta.pk if name == "pk" else meta.get_field(name), lookup or "exact"
 
     def filter(self, **lookups):
         clone = self._clone()
         for path, value in lookups.items():
+            if self._field(path)[1] not in SINGLE_VALUE_LOOKUPS:
+                raise ValueError(f"A prepared query binds one value per lookup; {path!r} takes another kind.")
+            if value is None:  # the ORM turns it into IS NULL; a bound NULL would match nothing
+                raise ValueError(f"A prepared query cannot bind None ({path!r}).")
             # Bad values fail here, as the ORM's filter() would.
             self._field(path)[0].get_prep_value(value)
             clone._filters.append((path, value))
@@ -132,6 +160,18 @@ class PreparedQuery:
         clone._ordering = tuple(ordering)
         return clone
 
+    def select_for_update(self):
+        clone = self._clone()
+        clone._lock = True
+        return clone
+
+    def first(self):
+        """The first row as ``QuerySet.first()`` gives it (ordered by the primary key when the
+        query has no ordering), or None."""
+        clone = self[:1]
+        clone._first = True
+        return next(iter(clone), None)
+
     def __getitem__(self, item):
         if not isinstance(item, slice) or item.step is not None or self._slice is not None:
             raise TypeError("A prepared query takes one slice without a step.")
@@ -141,7 +181,7 @@ class PreparedQuery:
 
     def _shape(self, alias):
         paths = tuple(path for path, _ in self._filters)
-        return (alias, self._key, paths, self._ordering, self._slice)
+        return (alias, self._key, paths, self._ordering, self._slice, self._lock, self._first)
 
     def _compile(self, alias) -> _Compiled:
         queryset = self._base().using(alias)
@@ -149,6 +189,10 @@ class PreparedQuery:
             queryset = queryset.filter(**{path: Param(index, self._field(path)[0])})
         if self._ordering:
             queryset = queryset.order_by(*self._ordering)
+        if self._first and not queryset.ordered:
+            queryset = queryset.order_by("pk")
+        if self._lock:
+            queryset = queryset.select_for_update()
         if self._slice is not None:
             queryset = queryset[self._slice[0] : self._slice[1]]
         compiler = queryset.query.get_compiler(using=alias)
@@ -171,12 +215,19 @@ class PreparedQuery:
             raise ValueError(f"Could not place every value in {sql!r}.")
         select = compiler.select[: compiler.col_count]
         query = queryset.query
-        columns = [*query.extra_select, *query.values_select, *query.annotation_select]
+        instances = queryset._iterable_class is ModelIterable
+        if instances:
+            if query.select_related or compiler.klass_info["model"] is not self._model:
+                raise ValueError("A prepared query builds instances of its own model only, without joins.")
+            columns = [expression.target.attname for expression, _, _ in select]
+        else:
+            columns = [*query.extra_select, *query.values_select, *query.annotation_select]
         converters = [
             (position, funcs, expression)
             for position, (funcs, expression) in compiler.get_converters([s[0] for s in select]).items()
         ]
-        return _Compiled(sql, slots, columns, converters)
+        binary = not any(isinstance(_output_field(expression), JSONField) for expression, _, _ in select)
+        return _Compiled(sql, slots, columns, converters, instances, self._lock, binary)
 
     def _compiled_for(self, alias) -> _Compiled:
         shape = self._shape(alias)
@@ -205,7 +256,9 @@ class PreparedQuery:
             elif rewrite is not None:
                 raise ValueError(f"No binding for a rewritten {rewrite!r} parameter.")
             params.append(value)
-        with _preparable_cursor(connection) as cursor:
+        if compiled.lock and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        with _preparable_cursor(connection, binary=compiled.binary) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         columns = compiled.columns
@@ -220,4 +273,16 @@ class PreparedQuery:
                     row[position] = value
                 converted.append(row)
             rows = converted
+        if compiled.instances:
+            return iter([self._model.from_db(alias, columns, row) for row in rows])
         return iter([dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def first(manager, *, lock: bool = False, **lookups):
+    """``manager.filter(**lookups).first()`` (after ``select_for_update()`` with ``lock``),
+    compiled once per lookup shape: for the reads by key of the hot write paths (an offer round,
+    a call logged, a verification), where compiling a single-row SELECT costs more than running
+    it. Lookups are on plain fields or foreign-key columns (``load_id=…``), not relations."""
+    model = manager.model
+    query = PreparedQuery(model, manager.all, key=("first", model._meta.label, manager.name)).filter(**lookups)
+    return (query.select_for_update() if lock else query).first()
