@@ -177,14 +177,25 @@ class Load(SoftDeleteModel):
     def __str__(self):
         return f"{self.load_id} {self.origin_city}, {self.origin_state} → {self.destination_city}, {self.destination_state}"
 
-    def clean(self):
-        """Rules on the load's own values (the database's check constraints hold them too);
-        ``carriers.services`` applies them to every write."""
+    @staticmethod
+    def rule_errors(values) -> dict[str, list[str]]:
+        """Messages by field for a load's values (a mapping by field name) that break the load's own
+        rules (the database's check constraints hold them too); empty when none does. ``clean()``
+        applies them to an instance; ``carriers.services.loads_import`` to many rows' values at once,
+        without building an instance for each."""
         errors = {}
-        if self.pickup_datetime and self.delivery_datetime and self.delivery_datetime <= self.pickup_datetime:
+        pickup, delivery = values.get("pickup_datetime"), values.get("delivery_datetime")
+        if pickup and delivery and delivery <= pickup:
             errors["delivery_datetime"] = ["Delivery must be after pickup."]
-        if self.max_rate is not None and self.loadboard_rate is not None and self.max_rate < self.loadboard_rate:
+        posted, ceiling = values.get("loadboard_rate"), values.get("max_rate")
+        if ceiling is not None and posted is not None and ceiling < posted:
             errors["max_rate"] = ["The ceiling cannot be below the posted rate."]
+        return errors
+
+    def clean(self):
+        """The load's own rules (``rule_errors``); ``carriers.services`` applies them to every write."""
+        names = ("pickup_datetime", "delivery_datetime", "loadboard_rate", "max_rate")
+        errors = self.rule_errors({name: getattr(self, name) for name in names})
         if errors:
             raise ValidationError(errors)
 

@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core import prepared, runtime
-from core.bulk import create_with_history
+from core.bulk import create_rows_with_history, existing_values
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.history import record_history, update_with_history
@@ -551,42 +551,38 @@ def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
     """Post many loads at once, all or none. ``loads`` pairs each load's fields (already checked
     as the API checks a body) with its line in the source file. The load rules and load-ID
     uniqueness (in the file and among live loads) are checked for every line before anything is
-    written; any refusal raises ``Invalid`` keyed by line. Each load gets its history entry."""
+    written; any refusal raises ``Invalid`` keyed by line. Each load gets its history entry.
+
+    The rules run on the values themselves (``Load.rule_errors``, what ``Load.clean`` applies)
+    and the rows are written from them, without a model instance per load."""
     errors: dict[str, list[str]] = {}
     seen: dict[str, int] = {}
-    objects = []
+    rows = []
     for line, fields in loads:
-        fields = {name: value for name, value in fields.items() if name != "status"}  # posted as available
-        load = Load(**fields)
-        try:
-            _check_load(load)
-        except Invalid as exc:
-            errors[f"line {line}"] = [f"{name}: {' '.join(msgs)}" for name, msgs in exc.fields.items()]
-        if load.load_id in seen:
-            errors.setdefault(f"line {line}", []).append(
-                f"load_id: {load.load_id} is also on line {seen[load.load_id]}."
-            )
-        seen.setdefault(load.load_id, line)
-        objects.append(load)
-    ids = list(seen)
-    for start in range(0, len(ids), IMPORT_BATCH):
-        for taken in Load.objects.filter(load_id__in=ids[start : start + IMPORT_BATCH]).values_list(
-            "load_id", flat=True
-        ):
-            errors.setdefault(f"line {seen[taken]}", []).append(f"load_id: {LOAD_ID_TAKEN}")
+        problems = Load.rule_errors(fields)
+        if problems:
+            errors[f"line {line}"] = [f"{name}: {' '.join(msgs)}" for name, msgs in problems.items()]
+        load_id = fields["load_id"]
+        if load_id in seen:
+            errors.setdefault(f"line {line}", []).append(f"load_id: {load_id} is also on line {seen[load_id]}.")
+        else:
+            seen[load_id] = line
+        rows.append(fields)
+    for taken in existing_values(Load.objects, "load_id", list(seen), batch_size=IMPORT_BATCH):
+        errors.setdefault(f"line {seen[taken]}", []).append(f"load_id: {LOAD_ID_TAKEN}")
     if errors:
         shown = dict(sorted(errors.items(), key=lambda item: int(item[0].split()[1]))[:IMPORT_ERRORS_SHOWN])
         raise Invalid(shown, f"{len(errors)} line(s) refused; nothing was imported.", code="import_refused")
 
     user = get_current_user()
     now = timezone.now()
-    for load in objects:
-        load.created_at = load.updated_at = now
-        load.created_by = load.updated_by = user
+    fixed = {
+        "status": LoadStatus.AVAILABLE,  # posted as available, whatever the file says
+        "created_at": now,
+        "updated_at": now,
+        "created_by_id": user and user.pk,
+        "updated_by_id": user and user.pk,
+    }
     with transaction.atomic():
-        for start in range(0, len(objects), IMPORT_BATCH):
-            batch = objects[start : start + IMPORT_BATCH]
-            create_with_history(Load, batch, user=user, batch_size=IMPORT_BATCH)
-            if progress is not None:
-                progress(start + len(batch), len(objects))
-    return len(objects)
+        create_rows_with_history(Load, rows, fixed=fixed, user=user, batch_size=IMPORT_BATCH, progress=progress)
+    return len(rows)

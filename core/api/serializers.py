@@ -9,6 +9,14 @@ AUDIT_FIELDS = ("id", "created_at", "updated_at", "created_by", "updated_by", "v
 SOFT_DELETE_FIELDS = ("deleted_at",)
 
 
+def unknown_fields_error(names) -> serializers.ValidationError:
+    """The refusal of input names an endpoint does not know (``StrictInputMixin``'s rule)."""
+    return serializers.ValidationError(
+        {name: ["This field is not known to this endpoint."] for name in sorted(map(str, names))},
+        code="unknown_field",
+    )
+
+
 class StrictInputMixin:
     """The API's contract for write bodies:
 
@@ -21,11 +29,9 @@ class StrictInputMixin:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in data if name not in self.fields)
+            unknown = [name for name in data if name not in self.fields]
             if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field is not known to this endpoint."] for name in unknown}, code="unknown_field"
-                )
+                raise unknown_fields_error(unknown)
             data = {
                 name: value
                 for name, value in data.items()

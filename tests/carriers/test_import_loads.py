@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, connections
 
 from carriers.models import Load
 from tests.carriers.factories import LoadFactory
@@ -97,6 +98,23 @@ def test_bad_rows_are_listed_by_line_and_nothing_is_imported(tmp_path):
     assert not Load.objects.filter(load_id__startswith="IMP-").exists()
 
 
+def test_the_header_is_checked_once_for_the_whole_file(tmp_path):
+    # A column the API does not know is refused even where its cells are empty: a misspelt
+    # optional column is never silently ignored.
+    path = tmp_path / "loads.csv"
+    path.write_text(",".join([*HEADER, "colour"]) + "\n" + ",".join(row(1).values()) + ",\n")
+    err = StringIO()
+    with pytest.raises(CommandError, match="header of .* is refused; nothing was imported"):
+        call_command("import_loads", str(path), stdout=StringIO(), stderr=err)
+    assert "line 1: colour: This field is not known to this endpoint." in err.getvalue()
+    path.write_text("load_id,origin_city\nIMP-1,Chicago\n")
+    err = StringIO()
+    with pytest.raises(CommandError, match="header of .* is refused"):
+        call_command("import_loads", str(path), stdout=StringIO(), stderr=err)
+    assert "origin_state: This field is required.; destination_city: This field is required." in err.getvalue()
+    assert not Load.objects.exists()
+
+
 def test_unreadable_files_are_refused(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_loads", str(tmp_path / "missing.csv"))
@@ -107,10 +125,19 @@ def test_unreadable_files_are_refused(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_large_files_are_checked_in_worker_processes_with_the_same_result(tmp_path, monkeypatch):
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_large_files_are_checked_in_worker_processes_with_the_same_result(tmp_path, monkeypatch, start):
     from carriers.management.commands import import_loads
 
     monkeypatch.setattr(import_loads, "PARALLEL_MIN_ROWS", 100)
+    if start == "fork":
+        # As the command runs on its own: nothing connected yet (and so no pool thread either).
+        connections.close_all()
+        if hasattr(connection, "close_pool"):
+            connection.close_pool()
+        assert import_loads._fork_is_safe()
+    else:
+        monkeypatch.setattr(import_loads, "_fork_is_safe", lambda: False)
     rows = [row(n) for n in range(4500)]  # three chunks of up to 2,000 rows
     rows[10] = row(10, origin_state="ZZ")  # line 12, first chunk
     rows[4321] = row(4321, weight="-1")  # line 4323, last chunk

@@ -2,14 +2,17 @@ import csv
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 import django
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from carriers import services
 from carriers.api.serializers import LoadImportSerializer
+from core.api.rows import RowValidator
 from core.errors import Invalid
 
 COLUMNS = (
@@ -33,25 +36,40 @@ def _progress(label: str):
 # Below this many rows, starting worker processes costs more than it saves.
 PARALLEL_MIN_ROWS = 10_000
 
+# The file's validator in this process; it remembers the outcome of each distinct cell. A spawned
+# worker makes its own, a forked one inherits it.
+_validator: RowValidator | None = None
+
+
+def file_validator(*, new: bool = False) -> RowValidator:
+    global _validator
+    if new or _validator is None:
+        _validator = RowValidator(LoadImportSerializer())
+    return _validator
+
 
 def check_chunk(chunk: tuple[int, list[dict]]) -> tuple[list[tuple[int, dict]], dict[str, list[str]], int]:
-    """Rows checked with the API's rules for a posted load (``LoadImportSerializer``):
-    ``(line, fields)`` for each good one and the refusals keyed ``"line N"``."""
+    """Rows checked with the API's rules for a posted load (``LoadImportSerializer``'s, through
+    ``RowValidator``): ``(line, fields)`` for each good one and the refusals keyed ``"line N"``."""
     start, rows = chunk
-    serializer = LoadImportSerializer(data=rows, many=True)
-    if serializer.is_valid():
-        return [(start + offset + 2, fields) for offset, fields in enumerate(serializer.validated_data)], {}, len(rows)
-    # Errors come keyed by the row's index in the chunk (a list on older DRF versions).
-    errors = serializer.errors
-    errors = errors if isinstance(errors, dict) else dict(enumerate(errors))
-    refused = {
-        f"line {start + offset + 2}": [
-            f"{name}: {' '.join(map(str, messages))}" for name, messages in row_errors.items()
-        ]
-        for offset, row_errors in errors.items()
-        if row_errors
-    }  # the header is line 1
-    return [], refused, len(rows)
+    validate = file_validator().validate
+    checked, refused = [], {}
+    for line, row in enumerate(rows, start + 2):  # the header is line 1
+        fields, errors = validate(row)
+        if errors:
+            refused[f"line {line}"] = [f"{name}: {' '.join(map(str, messages))}" for name, messages in errors.items()]
+        else:
+            checked.append((line, fields))
+    return checked, refused, len(rows)
+
+
+def _fork_is_safe() -> bool:
+    """A fork copies this process: safe while it holds no database connection (the copy would
+    share its socket) and runs no other thread (a lock held there would stay held in the copy).
+    The command first uses the database to write, after checking."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return False
+    return all(connection.connection is None for connection in connections.all(initialized_only=True))
 
 
 class Command(BaseCommand):
@@ -76,24 +94,41 @@ class Command(BaseCommand):
         if jobs <= 1 or rows < PARALLEL_MIN_ROWS:
             yield from map(check_chunk, chunks)
             return
-        # Fresh interpreters (spawn), not forks: a fork would share this process's database
-        # connection, and the workers never need one.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=django.setup) as pool:
+        if _fork_is_safe():
+            # Forks start at once with the project loaded (and the validator made).
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork"))
+        else:
+            # Fresh interpreters, which set the project up again (about a second each) but share
+            # nothing with this process.
+            context = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=django.setup)
+        with pool:
             yield from pool.map(check_chunk, chunks)
 
     def handle(self, *args, path, **options):
         started = time.perf_counter()
         try:
             with open(path, newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.DictReader(handle))
+                reader = csv.reader(handle)
+                header = next(reader, [])
+                # Empty cells are absent values (the API's serializer decides what is required), and
+                # so are cells beyond the header's columns; blank lines are skipped.
+                data = [
+                    {name: value for name, value in zip(header, row, strict=False) if name and value}
+                    for row in reader
+                    if row
+                ]
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
-        if not rows:
+        if not data:
             raise CommandError(f"{path} has no rows under its header.")
+        # The serializer's rules on which fields a row may and must have, checked once for the file.
+        refused = file_validator(new=True).check_columns(name for name in header if name)
+        if refused:
+            messages = [f"{name}: {' '.join(msgs)}" for name, msgs in refused.items()]
+            self.stderr.write(f"line 1: {'; '.join(messages)}")
+            raise CommandError(f"The header of {path} is refused; nothing was imported.")
 
-        # Empty cells are absent values; the API's serializer decides what is required.
-        data = [{key: value for key, value in row.items() if key and value not in ("", None)} for row in rows]
         chunks = [
             (start, data[start : start + services.IMPORT_BATCH]) for start in range(0, len(data), services.IMPORT_BATCH)
         ]
@@ -106,11 +141,11 @@ class Command(BaseCommand):
             done += size
             report(done, len(data))
         if refused:
-            self._refuse(refused, len(rows))
+            self._refuse(refused, len(data))
         try:
             created = services.loads_import(loads=checked, progress=_progress("Importing"))
         except Invalid as exc:
-            self._refuse(exc.fields, len(rows), total=int(exc.message.split()[0]))
+            self._refuse(exc.fields, len(data), total=int(exc.message.split()[0]))
         self.stdout.write(
             self.style.SUCCESS(f"Imported {created:,} loads from {path} in {time.perf_counter() - started:.1f} s.")
         )
