@@ -438,7 +438,7 @@ class _Replay:
         if follow_up is not None:
             follow_up.setdefault("assigned_to", self.assignee if self.rng.random() < 0.6 else None)
         with self.moment(ended):
-            call, _ = services.call_log(
+            call = services.call_log(
                 external_id=fields.pop("external_id", None) or self.call_id(),
                 started_at=started,
                 duration_seconds=round((ended - started).total_seconds()),
@@ -448,7 +448,7 @@ class _Replay:
                 load_id=load_id,
                 follow_up=follow_up,
                 **fields,
-            )
+            ).call
         return call
 
     def call_id(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import connections, router, transaction
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
@@ -28,16 +28,27 @@ AGREEMENT_FIELDS = ("loadboard_rate",)
 
 
 def _add(model, key: dict, **amounts) -> None:
-    """Add ``amounts`` to the totals row ``key``, creating it if needed. Concurrent callers
-    never lose an addition: the UPDATE is one statement, and a racing INSERT retries as one."""
-    increments = {name: F(name) + value for name, value in amounts.items()}
-    if model.objects.filter(**key).update(**increments):
-        return
-    try:
-        with transaction.atomic():
-            model.objects.create(**key, **amounts)
-    except IntegrityError:
-        model.objects.filter(**key).update(**increments)
+    """Add ``amounts`` to the totals row ``key``, creating it if needed, in one statement:
+    ``INSERT … ON CONFLICT (key) DO UPDATE`` adds to the row when it exists or a concurrent
+    writer has just created it, so no addition is lost (PostgreSQL and SQLite alike). ``key``
+    names the columns of one of ``model``'s unique constraints."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    fields = [model._meta.get_field(name) for name in (*key, *amounts)]
+    values = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, (*key.values(), *amounts.values()), strict=True)
+    ]
+    columns = [quote(field.column) for field in fields]
+    added = columns[len(key) :]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(columns[: len(key)])}) "
+        f"DO UPDATE SET {', '.join(f'{column} = {table}.{column} + EXCLUDED.{column}' for column in added)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def _lane_key(day: date, load: Load) -> dict:

@@ -3,7 +3,7 @@
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Avg, Count, FloatField, Prefetch, Q, Sum
+from django.db.models import Avg, Count, FloatField, Prefetch, Q, Sum, prefetch_related_objects
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -45,6 +45,19 @@ def call_rounds():
         ),
         Prefetch("follow_ups", queryset=follow_up_queryset()),
     )
+
+
+def prefetch_call_rounds(call: Call, *, rounds: bool = True, follow_ups: bool = True) -> None:
+    """Read ``call``'s rounds and follow-ups as its detail shows them. A relation the caller
+    knows to be empty (``rounds`` / ``follow_ups`` false: a call just logged that linked no
+    round or set no follow-up) is set empty without a query."""
+    wanted = {"offers": rounds, "follow_ups": follow_ups}
+    prefetch_related_objects([call], *(lookup for lookup in call_rounds() if wanted[lookup.prefetch_to]))
+    for name, read in wanted.items():
+        if not read:
+            empty = getattr(call, name).none()
+            empty._result_cache, empty._prefetch_done = [], True
+            call.__dict__.setdefault("_prefetched_objects_cache", {})[name] = empty
 
 
 def call_queryset(*, with_rounds: bool = False):

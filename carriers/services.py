@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -337,21 +338,26 @@ def _not_available(load: Load) -> Conflict:
 
 def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
     """Book ``load`` for ``carrier`` at ``rate`` if it is still available; the conditional
-    UPDATE's row count decides the winner when several carriers agree at the same moment."""
+    UPDATE's row count decides the winner when several carriers agree at the same moment.
+    ``load`` is the row as read under its lock, so the booked row is known without reading it."""
     now = timezone.now()
-    won = Load.objects.filter(pk=load.pk, status=LoadStatus.AVAILABLE).update(
-        status=LoadStatus.BOOKED,
-        booked_carrier=carrier,
-        agreed_rate=rate,
-        booked_at=now,
-        updated_at=now,
-        updated_by=get_current_user(),
-        version=F("version") + 1,
+    booked = {
+        "status": LoadStatus.BOOKED,
+        "booked_carrier": carrier,
+        "agreed_rate": rate,
+        "booked_at": now,
+        "updated_at": now,
+        "updated_by": get_current_user(),
+    }
+    won = Load.objects.filter(pk=load.pk, status=LoadStatus.AVAILABLE, version=load.version).update(
+        **booked, version=F("version") + 1
     )
     if not won:
         load.refresh_from_db()
         raise _not_available(load)
-    load.refresh_from_db()
+    for name, value in booked.items():
+        setattr(load, name, value)
+    load.version += 1
     record_history(load)
     # Everyone else negotiating this load is done.
     update_with_history(
@@ -448,6 +454,12 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
 # --- Calls --------------------------------------------------------------------------------
 
 
+class LoggedCall(NamedTuple):
+    call: Call
+    created: bool
+    rounds_linked: int = 0
+
+
 def call_log(
     *,
     external_id: str,
@@ -461,13 +473,14 @@ def call_log(
     transcript: str = "",
     extracted: dict | None = None,
     follow_up: dict | None = None,
-) -> tuple[Call, bool]:
-    """Record a finished call once. Returns ``(call, created)``; logging the same
-    ``external_id`` again returns the stored call unchanged, even under a race.
+) -> LoggedCall:
+    """Record a finished call once. Returns ``(call, created, rounds_linked)``; logging the same
+    ``external_id`` again returns the stored call unchanged (``created`` false), even under a race.
+    Rounds negotiated during the call, before it was logged, are linked to it (``rounds_linked``).
     ``follow_up`` (due_at, reason, note, assigned_to) adds a follow-up to the new call."""
     existing = prepared.first(Call.objects, external_id=external_id)
     if existing is not None:
-        return existing, False
+        return LoggedCall(existing, False)
     load = None
     if load_id:
         load = prepared.first(Load.objects, load_id=load_id)
@@ -489,8 +502,7 @@ def call_log(
                 transcript=transcript,
                 extracted=extracted or {},
             )
-            # Rounds negotiated during the call were made before it was logged.
-            update_with_history(
+            linked = update_with_history(
                 Offer.objects.filter(call_external_id=external_id, call__isnull=True),
                 call=call,
                 reason=f"call {external_id} logged",
@@ -502,8 +514,8 @@ def call_log(
         existing = Call.objects.filter(external_id=external_id).first()
         if existing is None:
             raise
-        return existing, False
-    return call, True
+        return LoggedCall(existing, False)
+    return LoggedCall(call, True, linked)
 
 
 # --- Follow-ups ---------------------------------------------------------------------------

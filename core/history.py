@@ -25,7 +25,9 @@ def update_with_history(queryset, *, reason: str | None = None, **changes) -> in
     ``version``, ``updated_at``/``updated_by`` and a change-history entry. Call it inside a
     transaction; the rows are locked first, so the ones changed are exactly the ones recorded."""
     model = queryset.model
-    pks = list(queryset.select_for_update(of=("self",)).values_list("pk", flat=True))
+    # Locked in key order, so two updates over overlapping rows cannot wait on each other (and
+    # no join is made for the model's default ordering).
+    pks = list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     if not pks:
         return 0
     rows = model._base_manager.filter(pk__in=pks)

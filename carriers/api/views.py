@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.utils import timezone
 from django_filters.constants import EMPTY_VALUES
@@ -279,9 +278,9 @@ class CallViewSet(BaseModelViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        call, created = services.call_log(**data)
+        call, created, rounds_linked = services.call_log(**data)
         if created:  # its load, carrier and authors are the ones just written
-            prefetch_related_objects([call], *selectors.call_rounds())
+            selectors.prefetch_call_rounds(call, rounds=rounds_linked > 0, follow_ups=bool(data.get("follow_up")))
         else:
             call = selectors.call_queryset(with_rounds=True).get(pk=call.pk)
         body = CallDetailSerializer(call, context=self.get_serializer_context()).data

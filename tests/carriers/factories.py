@@ -70,5 +70,4 @@ class CallFactory(factory.django.DjangoModelFactory):
         carrier = kwargs.pop("carrier", None)
         if carrier is not None:
             kwargs["mc_number"] = carrier.mc_number
-        call, _ = services.call_log(load_id=load.load_id if load else "", **kwargs)
-        return call
+        return services.call_log(load_id=load.load_id if load else "", **kwargs).call

@@ -197,9 +197,9 @@ def test_the_logged_call_is_answered_as_its_detail_shows_it(sales_agent_client, 
         follow_up={"due_at": "2026-11-23T15:00:00Z", "reason": "better_rate", "note": "Call back"},
     )
     # Reads: call, load, carrier (3). Written in one savepoint (2): the call and its entry (2),
-    # the round linked with its entry (4), the day's first totals (2 × 4), the follow-up and its
-    # entry (2). Then its rounds and follow-ups for the answer (2): the call itself is not read again.
-    with django_assert_num_queries(23):
+    # the round linked with its entry (4), the day's totals (2, one upsert each), the follow-up and
+    # its entry (2). Then its rounds and follow-ups for the answer (2): the call itself is not read again.
+    with django_assert_num_queries(17):
         logged = sales_agent_client.post(CALLS, payload, format="json")
     assert logged.status_code == 201, logged.content
     body = logged.json()
@@ -210,6 +210,25 @@ def test_the_logged_call_is_answered_as_its_detail_shows_it(sales_agent_client, 
     assert body == detail
     again = sales_agent_client.post(CALLS, payload, format="json")
     assert again.status_code == 200 and again.json() == detail
+
+
+@pytest.mark.django_db
+def test_a_call_without_rounds_or_follow_up_is_answered_without_reading_them(
+    sales_agent_client, django_assert_num_queries, settings
+):
+    settings.API_AUTH_CACHE_SECONDS = 60
+    LoadFactory(load_id="L-8")
+    CarrierFactory(mc_number="123456")
+    sales_agent_client.get(CALLS)  # the token's identity is now cached
+    payload = call_payload(external_id="vc-8", mc_number="123456", load_id="L-8")
+    # Reads: call, load, carrier (3). In one savepoint (2): the call and its entry (2), the look for
+    # rounds to link (1), the day's totals (2). Nothing is read for the answer.
+    with django_assert_num_queries(10):
+        logged = sales_agent_client.post(CALLS, payload, format="json")
+    assert logged.status_code == 201, logged.content
+    body = logged.json()
+    assert body["rounds"] == [] and body["follow_ups"] == []
+    assert body == sales_agent_client.get(f"{CALLS}{body['id']}/").json()
 
 
 @pytest.mark.django_db

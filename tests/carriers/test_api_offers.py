@@ -212,3 +212,30 @@ def test_offers_are_linked_to_the_call_logged_before_or_after(sales_agent_client
 def test_only_roles_with_add_offer_may_negotiate(request, load, carrier, role_client):
     assert offer(request.getfixturevalue(role_client), "L-10042", "123456", "2000.00").status_code == 403
     assert Load.objects.get().status == LoadStatus.AVAILABLE
+
+
+def test_an_offer_round_runs_a_fixed_number_of_queries(
+    sales_agent_client, carrier, settings, django_assert_num_queries
+):
+    settings.API_AUTH_CACHE_SECONDS = 60
+    LoadFactory(load_id="L-1", loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2200.00"))
+    LoadFactory(load_id="L-2", loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2200.00"))
+    rival = CarrierFactory(mc_number="654321")
+    offer(sales_agent_client, "L-2", rival.mc_number, "2600.00")  # an open negotiation the booking closes
+    offer(sales_agent_client, "L-1", rival.mc_number, "2600.00")  # the token's identity is now cached
+    # Reads: the load, the carrier (2). In one savepoint (2): the load locked, the negotiation looked
+    # for under it (2), the negotiation and its entry (2), the round and its entry (2), the day's
+    # offer totals (1).
+    with django_assert_num_queries(11):
+        countered = offer(sales_agent_client, "L-1", carrier.mc_number, "2600.00")
+    assert countered.json()["decision"] == "counter"
+    # Accepting also books the load without reading it again (2: its update and entry), closes the
+    # rival's negotiation (4: found, updated, read back for its entry, the entry) and adds to the
+    # day's agreements (1).
+    with django_assert_num_queries(18):
+        accepted = offer(sales_agent_client, "L-2", carrier.mc_number, "2000.00")
+    body = accepted.json()
+    assert (body["decision"], body["load_status"]) == ("accept", "booked")
+    assert Negotiation.objects.get(load__load_id="L-2", carrier=rival).status == NegotiationStatus.CLOSED
+    load = Load.objects.get(load_id="L-2")
+    assert (load.version, load.booked_carrier, load.history.count()) == (2, carrier, 2)

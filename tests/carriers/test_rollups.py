@@ -12,8 +12,9 @@ from django.db.models.functions import Cast, TruncDate
 
 from carriers import rollups, selectors, services
 from carriers.choices import CallOutcome, EquipmentType, OfferDecision, Sentiment
-from carriers.models import Call, CallDayTotal, Load, Offer
+from carriers.models import Call, CallDayTotal, CallLaneDayTotal, Load, Offer
 from tests.carriers.factories import CallFactory, CarrierFactory, LoadFactory
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +161,29 @@ def test_rows_loaded_from_a_fixture_are_counted_once(tmp_path):
     call_command("loaddata", str(fixture), verbosity=0)  # loading again updates, never double counts
     assert selectors.carrier_sales_metrics()["total_calls"] == 1
     assert call.pk == Call.objects.get().pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_logged_at_the_same_moment_are_all_counted():
+    # Each call adds to the same day's totals rows, which none of them finds existing: every
+    # writer inserts or adds in one statement, so no addition is lost to the race.
+    load = LoadFactory(origin_city="Chicago", origin_state="IL", destination_city="Dallas", destination_state="TX")
+    started = datetime(2026, 11, 2, 15, tzinfo=UTC)
+
+    def log(n):
+        return lambda: (
+            services.call_log(
+                external_id=f"race-{n}",
+                started_at=started,
+                duration_seconds=60,
+                outcome=CallOutcome.BOOKED,
+                sentiment=Sentiment.POSITIVE,
+                load_id=load.load_id,
+            ).created
+        )
+
+    threads = 8
+    assert run_at_once([log(n) for n in range(threads)]) == [True] * threads
+    assert CallDayTotal.objects.get().calls == threads
+    assert list(CallLaneDayTotal.objects.values_list("calls", "booked")) == [(threads, threads)]
+    assert_metrics_match()
