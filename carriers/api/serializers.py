@@ -207,6 +207,14 @@ class LoadSerializer(BaseModelSerializer):
     # model's, applied by ``carriers.services`` to every write.
 
 
+_drf_money = serializers.DecimalField(max_digits=10, decimal_places=2).to_representation
+
+
+def _money(value):
+    # A money column's value has its two places already: DRF would write it as it is.
+    return str(value) if value.as_tuple().exponent == -2 else _drf_money(value)
+
+
 class LoadListSerializer(serializers.BaseSerializer):
     """The load search's rows, written out directly from plain values (``load_list_columns``):
     the same fields, values and formats as ``LoadSerializer`` (tests/carriers/test_load_list.py
@@ -245,18 +253,13 @@ class LoadListSerializer(serializers.BaseSerializer):
         zone = timezone.get_current_timezone()
         # The database answers in UTC: only another current time zone needs converting to.
         in_utc = str(zone) in ("UTC", "Etc/UTC")
-        drf_money = serializers.DecimalField(max_digits=10, decimal_places=2).to_representation
 
         def local(value):
             return value.astimezone(zone)
 
-        def money(value):
-            # A money column's value has its two places already: DRF would write it as it is.
-            return str(value) if value.as_tuple().exponent == -2 else drf_money(value)
-
         names = self.fields_for(getattr(request, "user", None))
         self.columns = [(name, self.RELATED.get(name, name)) for name in names]
-        self.writers = [(name, money) for name in names if name in self.AMOUNTS]
+        self.writers = [(name, _money) for name in names if name in self.AMOUNTS]
         if not in_utc:
             self.writers += [(name, local) for name in names if name in self.DATETIMES]
 
