@@ -31,14 +31,31 @@ fi
 psql "$DSN" -qc "UPDATE carriers_load SET created_by_id = NULL, updated_by_id = NULL WHERE created_by_id IS NOT NULL" -c "VACUUM ANALYZE"
 export PERF_TOKEN=${PERF_TOKEN:-$(cat "$PERF_DIR/agent_token")}
 
+# The project's cache and throttle live in Redis, which the peers do not use; the runner counts
+# Redis as "other" CPU, so a project run can be marked disturbed by its own Redis. Each search
+# stage records Redis's CPU time (when it runs on this machine) so the report can show that share.
+redis_ticks() {
+  local pid; pid=$(pgrep -xo redis-server || true)
+  if [ -n "$pid" ]; then awk '{print $14 + $15}' "/proc/$pid/stat"; else echo ""; fi
+}
+search_stage() {  # search_stage DIR [env...]: the runner, with Redis's CPU seconds over it in DIR/redis_cpu_s
+  local dir=$1; shift
+  local before; before=$(redis_ticks)
+  env "$@" OUT="$dir" bash "$PEERS/run_search_bench.sh"
+  local after; after=$(redis_ticks)
+  if [ -n "$before" ] && [ -n "$after" ]; then
+    python3 -c "print(($after - $before) / $(getconf CLK_TCK))" >"$dir/redis_cpu_s"
+  fi
+}
+
 echo "== 1. load search, rows without authors =="
-OUT=$OUT/search bash "$PEERS/run_search_bench.sh"
+search_stage "$OUT/search"
 
 echo "== 2. load search, every matching row carrying created_by/updated_by =="
 agent=$(psql "$DSN" -Atc "SELECT id FROM accounts_user WHERE username = 'perfagent'")
 psql "$DSN" -qc "UPDATE carriers_load SET created_by_id = $agent, updated_by_id = $agent WHERE origin_state = 'IL'" \
   -c "VACUUM ANALYZE carriers_load"
-SERVERS=${AUTHORED_SERVERS:-"proj-sync raw-sync fastapi"} OUT=$OUT/authored bash "$PEERS/run_search_bench.sh"
+search_stage "$OUT/authored" SERVERS="${AUTHORED_SERVERS:-proj-sync raw-sync fastapi}"
 psql "$DSN" -qc "UPDATE carriers_load SET created_by_id = NULL, updated_by_id = NULL WHERE origin_state = 'IL'"
 
 echo "== 3. single-client latencies =="
