@@ -4,7 +4,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from core.history import HistoryManager
+from core.history import HistoryManager, history_user
 
 
 class User(AbstractUser):
@@ -15,7 +15,9 @@ class User(AbstractUser):
     location = models.CharField(max_length=200, blank=True)
     expertise = models.JSONField(default=list, blank=True, help_text='Expertise tags, e.g. ["PLC", "SCADA"].')
 
-    history = HistoricalRecords(excluded_fields=["password", "last_login"], history_manager=HistoryManager)
+    history = HistoricalRecords(
+        excluded_fields=["password", "last_login"], history_manager=HistoryManager, get_user=history_user
+    )
 
     class Meta(AbstractUser.Meta):
         ordering = ["username"]

@@ -5,6 +5,13 @@ from simple_history.manager import HistoryManager as BaseHistoryManager
 from .context import get_current_user
 
 
+def history_user(instance=None, request=None, **kwargs):
+    """Who a change-history entry is by: the user acting now (a request's, or a command's or job's
+    ``acting_as``), the one ``created_by``/``updated_by`` name. Every ``HistoricalRecords`` takes
+    it as ``get_user``, so no request middleware of simple_history's is needed."""
+    return get_current_user()
+
+
 def record_history(instance, *, reason: str | None = None) -> None:
     """Add a change-history entry for a row written by ``queryset.update()``, which sends no
     signals and so leaves no history by itself. ``instance`` must hold the row as now stored."""

@@ -17,7 +17,7 @@ from simple_history.models import HistoricalRecords
 
 from .context import get_current_user
 from .errors import Conflict
-from .history import HistoryManager
+from .history import HistoryManager, history_user
 
 
 class StaleVersionError(Conflict):
@@ -56,7 +56,7 @@ class BaseModel(models.Model):
     )
     version = models.PositiveIntegerField(default=1, editable=False)
 
-    history = HistoricalRecords(inherit=True, history_manager=HistoryManager)
+    history = HistoricalRecords(inherit=True, history_manager=HistoryManager, get_user=history_user)
 
     class Meta:
         abstract = True

@@ -126,6 +126,10 @@ def test_every_sales_desk_view_has_something_to_show(desk, manager_client, rep):
     assert Load.objects.filter(load_id__startswith=demo.LOAD_PREFIX).exclude(created_by=rep).count() == 0
     done = FollowUp.objects.exclude(done_at=None)
     assert done.exists() and not done.exclude(done_by=rep).exists()
+    # So is their change history, saves and bulk updates alike.
+    entries = Load.history.filter(load_id__startswith=demo.LOAD_PREFIX)
+    assert {"+", "~"} <= set(entries.values_list("history_type", flat=True))
+    assert not entries.exclude(history_user=rep).exists()
 
 
 def test_what_the_replay_leaves_holds_together(desk):

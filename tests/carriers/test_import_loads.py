@@ -10,6 +10,7 @@ from django.db import connection, connections
 
 from carriers.models import Load
 from tests.carriers.factories import LoadFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +154,35 @@ def test_large_files_are_checked_in_worker_processes_with_the_same_result(tmp_pa
     assert "Imported 4,500 loads" in out.getvalue()
     assert Load.objects.get(load_id="IMP-4321").equipment_type == "reefer"
     assert Load.history.count() == 4500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loads_imported_for_a_user_carry_them_as_author_and_checking_still_forks(tmp_path, monkeypatch):
+    from carriers.management.commands import import_loads
+
+    monkeypatch.setattr(import_loads, "PARALLEL_MIN_ROWS", 100)
+    user = UserFactory(username="ops-lead")
+    # As the command runs on its own: nothing connected yet. Finding the user connects; the
+    # command lets that connection go before it forks its checkers.
+    connections.close_all()
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()
+    fork_checks = []
+    is_safe = import_loads._fork_is_safe
+    monkeypatch.setattr(import_loads, "_fork_is_safe", lambda: fork_checks.append(is_safe()) or fork_checks[-1])
+    out = StringIO()
+    path = write(tmp_path, [row(n) for n in range(300)])
+    call_command("import_loads", path, "--as-user", "ops-lead", "--jobs", "2", stdout=out, stderr=StringIO())
+    assert "Imported 300 loads" in out.getvalue() and fork_checks == [True]
+    load = Load.objects.get(load_id="IMP-3")
+    assert (load.created_by, load.updated_by) == (user, user)
+    assert Load.history.get(load_id="IMP-3").history_user == user
+
+
+def test_an_unknown_or_inactive_user_is_refused_before_anything_is_read(tmp_path):
+    UserFactory(username="gone", is_active=False)
+    path = write(tmp_path, [row(1)])
+    for name in ("nobody", "gone"):
+        with pytest.raises(CommandError, match=f"No active user named '{name}'"):
+            call_command("import_loads", path, "--as-user", name, stdout=StringIO(), stderr=StringIO())
+    assert not Load.objects.exists()

@@ -11,6 +11,7 @@ from accounts import roles
 from logistics import services
 from logistics.choices import DecisionStatus, Handling, OrderStatus
 from logistics.models import CostModel, Decision, Hub, Order, Route, Vehicle
+from tests.factories import UserFactory
 from tests.logistics.conftest import BASE
 from tests.logistics.factories import OrderFactory
 
@@ -47,6 +48,15 @@ def test_plan_routes_command_plans_and_commits_the_demo(demo):
     assert decision.status == DecisionStatus.COMMITTED
     assert Route.objects.count() == len(decision.plan["routes"]) >= 3
     assert Order.objects.filter(status=OrderStatus.ASSIGNED).count() == decision.orders_routed >= 30
+
+
+def test_plan_routes_for_a_user_records_them_as_the_decision_maker(demo):
+    planner = UserFactory(username="night-dispatcher")
+    call_command(
+        "plan_routes", "--time-limit", "1", "--as-user", planner.username, stdout=StringIO(), stderr=StringIO()
+    )
+    decision = Decision.objects.get()
+    assert decision.created_by == planner and decision.history.earliest().history_user == planner
 
 
 def test_plan_routes_with_nothing_pending_fails_clearly(demo):

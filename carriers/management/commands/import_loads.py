@@ -7,13 +7,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 import django
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.core.management.base import CommandError
+from django.db import connection, connections
 
 from carriers import services
 from carriers.api.serializers import LoadImportSerializer
 from core.api.rows import RowValidator
 from core.errors import Invalid
+from core.management.base import ActingCommand
 
 COLUMNS = (
     "load_id, origin_city, origin_state, destination_city, destination_state, pickup_datetime, delivery_datetime, "
@@ -72,7 +73,17 @@ def _fork_is_safe() -> bool:
     return all(connection.connection is None for connection in connections.all(initialized_only=True))
 
 
-class Command(BaseCommand):
+def _release_connection() -> None:
+    """Close the connection (and its pool's threads) that finding ``--as-user`` opened, so that
+    checking may fork; writing connects again. Inside a transaction (a test's) it stays open."""
+    if connection.in_atomic_block:
+        return
+    connection.close()
+    if hasattr(connection, "close_pool"):  # PostgreSQL's pool
+        connection.close_pool()
+
+
+class Command(ActingCommand):
     help = (
         "Post the loads of a CSV file (header row of API field names: " + COLUMNS + "). Every row is checked "
         "with the API's rules first; if any is refused, the refusals are listed by line and nothing is imported."
@@ -129,6 +140,7 @@ class Command(BaseCommand):
             self.stderr.write(f"line 1: {'; '.join(messages)}")
             raise CommandError(f"The header of {path} is refused; nothing was imported.")
 
+        _release_connection()
         chunks = [
             (start, data[start : start + services.IMPORT_BATCH]) for start in range(0, len(data), services.IMPORT_BATCH)
         ]

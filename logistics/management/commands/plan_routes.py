@@ -2,14 +2,15 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from core.errors import DomainError
+from core.management.base import ActingCommand
 from logistics import services
 from logistics.choices import DecisionStatus, DecisionType
 
 
-class Command(BaseCommand):
+class Command(ActingCommand):
     help = (
         "Run a planning step now: snapshot the pending orders and available vehicles, solve, and print the "
         "proposal. With --commit the proposal is applied (the same re-checks as the API)."
