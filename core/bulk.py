@@ -20,8 +20,9 @@ from operator import itemgetter
 
 from django.db import connections, router
 from django.db.models import NOT_PROVIDED, F, JSONField, Lookup
-from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
+
+from .history import copy_history_entries
 
 Progress = Callable[[int, int], None]  # (rows written, all rows)
 
@@ -59,33 +60,9 @@ def _copy_with_history(connection, model, rows: Iterable[Mapping], total: int, *
                     copy.write_row(values(row))
                 if progress is not None and len(pks) % every == 0 and len(pks) < total:
                     progress(len(pks), total)
-    _record_created(connection, model, pks, user)
+    copy_history_entries(model, pks, history_type="+", user=user)
     if progress is not None:
         progress(len(pks), total)
-
-
-def _record_created(connection, model, pks: list, user) -> None:
-    """The "created" history entry of each of the rows ``pks``, copied from the row as stored,
-    dated now and attributed to ``user``."""
-    quote = connection.ops.quote_name
-    history = model.history.model
-    entry = {
-        "history_date": timezone.now(),
-        "history_change_reason": None,  # what simple_history stores without a reason
-        "history_type": "+",
-        "history_user": user and user.pk,
-    }
-    # The model's fields are the tracked ones (in their own column), then the entry's own.
-    targets = [history._meta.get_field(field.name).column for field in history.tracked_fields]
-    targets += [history._meta.get_field(name).column for name in entry]
-    sources = [quote(field.column) for field in history.tracked_fields] + ["%s"] * len(entry)
-    sql = (
-        f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, targets))}) "
-        f"SELECT {', '.join(sources)} FROM {quote(model._meta.db_table)} "
-        f"WHERE {quote(model._meta.pk.column)} = ANY(%s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*entry.values(), pks])
 
 
 def create_with_history(

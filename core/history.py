@@ -1,3 +1,4 @@
+from django.db import connections, router
 from django.db.models import F
 from django.utils import timezone
 from simple_history.manager import HistoryManager as BaseHistoryManager
@@ -27,6 +28,38 @@ def record_history_many(instances, *, reason: str | None = None) -> None:
         )
 
 
+def copy_history_entries(model, pks: list, *, history_type: str, reason: str | None = None, user=None) -> None:
+    """A history entry of ``history_type`` ("+" created, "~" changed) for each of the rows ``pks``,
+    copied from the row as stored by one ``INSERT … SELECT``, dated now and attributed to ``user``:
+    what ``bulk_history_create`` writes, without reading the rows into instances first."""
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    history = model.history.model
+    entry = {
+        "history_date": timezone.now(),
+        "history_change_reason": reason,  # None without one, as simple_history stores it
+        "history_type": history_type,
+        "history_user": user and user.pk,
+    }
+    # The model's fields are the tracked ones (in their own column), then the entry's own.
+    targets = [history._meta.get_field(field.name).column for field in history.tracked_fields]
+    targets += [history._meta.get_field(name).column for name in entry]
+    sources = [quote(field.column) for field in history.tracked_fields] + ["%s"] * len(entry)
+    params = [history._meta.get_field(name).get_db_prep_save(value, connection) for name, value in entry.items()]
+    keys = [model._meta.pk.get_db_prep_value(pk, connection) for pk in pks]
+    if connection.vendor == "postgresql":
+        where, params = "= ANY(%s)", [*params, keys]  # one array parameter, however many rows
+    else:
+        where, params = f"IN ({', '.join(['%s'] * len(keys))})", [*params, *keys]
+    sql = (
+        f"INSERT INTO {quote(history._meta.db_table)} ({', '.join(map(quote, targets))}) "
+        f"SELECT {', '.join(sources)} FROM {quote(model._meta.db_table)} "
+        f"WHERE {quote(model._meta.pk.column)} {where} ORDER BY {quote(model._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def update_with_history(queryset, *, reason: str | None = None, **changes) -> int:
     """``queryset.update(**changes)`` written like any other write: each row gets a new
     ``version``, ``updated_at``/``updated_by`` and a change-history entry. Call it inside a
@@ -37,9 +70,10 @@ def update_with_history(queryset, *, reason: str | None = None, **changes) -> in
     pks = list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     if not pks:
         return 0
+    user = get_current_user()
     rows = model._base_manager.filter(pk__in=pks)
-    count = rows.update(updated_at=timezone.now(), updated_by=get_current_user(), version=F("version") + 1, **changes)
-    record_history_many(rows.order_by("pk"), reason=reason)
+    count = rows.update(updated_at=timezone.now(), updated_by=user, version=F("version") + 1, **changes)
+    copy_history_entries(model, pks, history_type="~", reason=reason, user=user)
     return count
 
 

@@ -197,9 +197,10 @@ def test_the_logged_call_is_answered_as_its_detail_shows_it(sales_agent_client, 
         follow_up={"due_at": "2026-11-23T15:00:00Z", "reason": "better_rate", "note": "Call back"},
     )
     # Reads: call, load, carrier (3). Written in one savepoint (2): the call and its entry (2),
-    # the round linked with its entry (4), the day's totals (2, one upsert each), the follow-up and
-    # its entry (2). Then its rounds and follow-ups for the answer (2): the call itself is not read again.
-    with django_assert_num_queries(17):
+    # the round linked with its entry (3: found, updated, entry copied), the day's totals (2, one
+    # upsert each), the follow-up and its entry (2). Then its rounds and follow-ups for the answer
+    # (2): the call itself is not read again.
+    with django_assert_num_queries(16):
         logged = sales_agent_client.post(CALLS, payload, format="json")
     assert logged.status_code == 201, logged.content
     body = logged.json()
