@@ -6,6 +6,7 @@ It runs from the data migration that creates the groups and again after every
 ``migrate``, so permissions of models added later join the roles automatically.
 """
 
+import re
 from fnmatch import fnmatchcase
 
 ADMIN = "Admin"
@@ -16,10 +17,13 @@ REGISTRY_OPERATOR = "Registry operator"
 MEMBER = "Member"
 
 DOMAIN_APPS = ("carriers", "logistics", "registry", "community")
-_READ_DOMAIN = [f"{app}.view_*" for app in DOMAIN_APPS]
-# Every signed-in role reads the community forum; writing there is for members.
-_READ_COMMUNITY = ["community.view_*"]
+# The forum models a member works with; history and moderation stay with staff roles.
+FORUM_MODELS = ("post", "reply", "vote", "report", "subscription", "notification", "notificationpreference", "usecase")
+# Every signed-in role reads the forum; writing there is for members.
+_READ_COMMUNITY = [f"community.view_{model}" for model in (*FORUM_MODELS, "tag", "usecasedetail")]
 
+# Each role holds what its work needs and nothing more; tests/accounts/test_roles.py spells out
+# the exact set per role, so a widened pattern fails a test before it reaches anyone.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: ["*"],
     MANAGER: [f"{app}.*" for app in DOMAIN_APPS]
@@ -38,22 +42,28 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "carriers.change_followup",
         *_READ_COMMUNITY,
     ],
-    DISPATCHER: ["logistics.*", "carriers.view_*", *_READ_COMMUNITY],
+    # Dispatch sees which carriers and loads exist, not the desk's calls, rates or metrics.
+    DISPATCHER: ["logistics.*", "carriers.view_carrier", "carriers.view_load", *_READ_COMMUNITY],
     REGISTRY_OPERATOR: ["registry.*", *_READ_COMMUNITY],
+    # Outside manufacturers in the peer network: the forum and use cases, nothing of the desk,
+    # dispatch or the registry.
     MEMBER: [
-        "community.view_*",
-        "community.add_*",
-        "community.change_*",
-        *_READ_DOMAIN,
+        *_READ_COMMUNITY,
+        *[f"community.add_{model}" for model in FORUM_MODELS],
+        *[f"community.change_{model}" for model in FORUM_MODELS],
     ],
 }
 
 # Never handed out by a role pattern other than Admin's: they reveal what sales agents must not see.
 RESTRICTED_FOR_NON_MANAGERS = ("carriers.view_load_ceiling",)
+# Change history is written by the system only; no role but Admin may add, change or delete it.
+_HISTORY_WRITE = re.compile(r"^[a-z_]+\.(add|change|delete)_historical")
 
 
 def _matches(label: str, role: str) -> bool:
     if role not in (ADMIN, MANAGER) and label in RESTRICTED_FOR_NON_MANAGERS:
+        return False
+    if role != ADMIN and _HISTORY_WRITE.match(label):
         return False
     return any(fnmatchcase(label, pattern) for pattern in ROLE_PERMISSIONS[role])
 
