@@ -60,8 +60,11 @@ clean:
 	rm -rf screenshots test-results
 
 # Background jobs when CELERY_BROKER_URL points at Redis (without it, jobs run in process).
+# `celery -A config` alone defaults to production settings, as gunicorn does; these targets default
+# to local ones unless DJANGO_SETTINGS_MODULE says otherwise.
+CELERY_SETTINGS = DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local}
 worker: $(VENV)/.installed-run
-	$(BIN)/celery -A config worker --loglevel=INFO
+	$(CELERY_SETTINGS) $(BIN)/celery -A config worker --loglevel=INFO
 
 beat: $(VENV)/.installed-run
-	$(BIN)/celery -A config beat --loglevel=INFO
+	$(CELERY_SETTINGS) $(BIN)/celery -A config beat --loglevel=INFO

@@ -15,6 +15,8 @@ PEERS=$(cd "$PEERS" && pwd)
 export PROJECT_DIR=$ROOT PROJECT_VENV=${PROJECT_VENV:-$ROOT/.venv}
 export PERF_DIR=${PERF_DIR:-/tmp/perf} PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432} DB=${DB:-perf_loads}
 export DSN=$PGURL/$DB PEERS_VENV=${PEERS_VENV:-$PERF_DIR/peers}
+# Production settings refuse to start without a shared broker (no request serves a job in process).
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/2}
 OUT=${OUT:-$PERF_DIR/results-$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT"
 

@@ -7,6 +7,8 @@ from .base import configure_database, env, with_reusing_redis_client
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is empty: production needs a long random secret.")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 # Production never falls back to the embedded SQLite file.
@@ -17,6 +19,13 @@ DATABASES = {"default": configure_database(env.db("DATABASE_URL"))}
 CACHES = {"default": with_reusing_redis_client(env.cache("CACHE_URL"))}
 if "redis" not in CACHES["default"]["BACKEND"].lower():
     raise ImproperlyConfigured("CACHE_URL must point at Redis (redis:// or rediss://): workers share state through it.")
+
+# Jobs go to Celery workers: a planning solve (up to LOGISTICS_MAX_TIME_LIMIT_SECONDS) must never
+# run inside a web request, so production refuses to start without a broker.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = False
+if CELERY_BROKER_URL.startswith("memory://"):
+    raise ImproperlyConfigured("CELERY_BROKER_URL must point at a shared broker (redis:// or amqp://).")
 
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

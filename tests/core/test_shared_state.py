@@ -78,6 +78,7 @@ def worker_pair(redis_client, django_db_setup, django_db_blocker):
         "DJANGO_ALLOWED_HOSTS": "testserver",
         "DB_POOL_ENABLED": "false",
         "CACHE_URL": REDIS_URL,
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/2",
         "FMCSA_CIRCUIT_FAILURES": "2",
         "FMCSA_CIRCUIT_RESET_SECONDS": "60",
         "THROTTLE_LOGIN_RATE": "3/min",
