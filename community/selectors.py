@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Case, F, FloatField, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 
-from .choices import PostStatus
+from .choices import PostStatus, UseCaseStatus
 from .models import Post, Reply, Tag, UseCase, Vote
 
 EARTH_RADIUS_KM = 6371.0088
@@ -44,6 +44,13 @@ def visible_posts(queryset: QuerySet, *, user, moderator: bool) -> QuerySet:
     if moderator:
         return queryset
     return queryset.filter(~Q(status=PostStatus.DRAFT) | Q(author=user))
+
+
+def visible_use_cases(queryset: QuerySet, *, user, moderator: bool) -> QuerySet:
+    """Draft use cases are seen by whoever wrote them (and moderators) only."""
+    if moderator:
+        return queryset
+    return queryset.filter(~Q(status=UseCaseStatus.DRAFT) | Q(created_by=user))
 
 
 def post_search(queryset: QuerySet, text: str) -> QuerySet:

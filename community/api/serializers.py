@@ -129,7 +129,8 @@ class ReplySerializer(BaseModelSerializer):
     def to_representation(self, instance):
         data = super().to_representation(instance)
         if instance.is_deleted and not self.context.get("show_deleted_content"):
-            data.update(author=None, body="", body_html="")
+            # A hidden reply names nobody: its author is in the audit fields as well.
+            data.update(author=None, body="", body_html="", created_by=None, updated_by=None)
         return data
 
 
@@ -181,7 +182,7 @@ class HideInputSerializer(InputSerializer):
 class HistoryEntrySerializer(serializers.Serializer):
     version = serializers.IntegerField()
     changed_at = serializers.DateTimeField(source="history_date")
-    changed_by = serializers.CharField(source="history_user.username", default=None)
+    changed_by = serializers.CharField(source="history_user.username", default=None, allow_null=True)
     change = serializers.CharField(source="get_history_type_display")
     title = serializers.CharField(required=False)
     body = serializers.CharField()

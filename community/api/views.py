@@ -59,6 +59,12 @@ class ModeratedViewSet(BaseModelViewSet):
     def moderator(self) -> bool:
         return services.is_moderator(self.request.user)
 
+    def history_page(self, instance):
+        """One page of the item's saved versions, newest first (as the schema publishes it)."""
+        entries = instance.history.select_related("history_user").order_by("-history_date", "-history_id")
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
+
     def fresh(self, instance):
         """The row again through this view's queryset (annotations, prefetches)."""
         return self.get_queryset().get(pk=instance.pk)
@@ -197,10 +203,8 @@ class PostViewSet(ModeratedViewSet):
     @extend_schema(responses=HistoryEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
-        """Every saved version of the post, newest first."""
-        post = self.get_object()
-        entries = post.history.select_related("history_user").order_by("-history_date", "-history_id")
-        return Response(HistoryEntrySerializer(entries, many=True).data)
+        """Every saved version of the post, newest first, a page at a time."""
+        return self.history_page(self.get_object())
 
 
 class ReplyViewSet(ModeratedViewSet):
@@ -257,9 +261,8 @@ class ReplyViewSet(ModeratedViewSet):
     @extend_schema(responses=HistoryEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
-        reply = self.get_object()
-        entries = reply.history.select_related("history_user").order_by("-history_date", "-history_id")
-        return Response(HistoryEntrySerializer(entries, many=True).data)
+        """Every saved version of the reply, newest first, a page at a time."""
+        return self.history_page(self.get_object())
 
 
 class ReportViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -395,7 +398,7 @@ class UseCaseViewSet(ModeratedViewSet):
         queryset = selectors.use_case_queryset()
         if not self.include_deleted():
             queryset = queryset.filter(deleted_at__isnull=True)
-        return queryset
+        return selectors.visible_use_cases(queryset, user=self.request.user, moderator=self.moderator())
 
     @extend_schema(parameters=NEAR_PARAMS)
     def list(self, request, *args, **kwargs):

@@ -74,7 +74,7 @@ def test_author_edits_and_deletes_own_reply_others_cannot(author, member, modera
     assert response.status_code == 200, response.data
     assert response.data["body"] == "edited"
     assert moderator.patch(reply_url(reply), {"body": "moderated"}).status_code == 200
-    assert [entry["body"] for entry in member.get(reply_url(reply, "history/")).data] == [
+    assert [entry["body"] for entry in member.get(reply_url(reply, "history/")).data["results"]] == [
         "moderated",
         "edited",
         ReplyFactory._meta.declarations["body"],
