@@ -12,11 +12,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, UUIDField, Value, When
+from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from core.context import get_current_user
 from core.errors import Conflict, Invalid, NotFound
+from core.history import update_with_history
 from core.services import on_delete
 
 from . import planning
@@ -67,13 +68,6 @@ def _apply(instance, fields: dict):
     for name, value in fields.items():
         setattr(instance, name, value)
     return _save(instance)
-
-
-def _history(model, pks) -> None:
-    """History entries for rows written by ``queryset.update()``."""
-    rows = list(model._base_manager.filter(pk__in=list(pks)))
-    if rows:
-        model.history.bulk_history_create(rows, update=True, default_user=get_current_user())
 
 
 # --- Reference data ---------------------------------------------------------------------------
@@ -545,11 +539,8 @@ def decision_solve(*, decision_id) -> Decision:
         }
     fields["computation_ms"] = round((time.perf_counter() - started) * 1000)
     with transaction.atomic():
-        updated = Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING).update(
-            **fields, version=F("version") + 1, updated_at=timezone.now()
-        )
-        if updated:
-            _history(Decision, [decision.pk])
+        # Only a decision still solving takes the plan: one cancelled or failed meanwhile keeps its state.
+        update_with_history(Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING), **fields)
     decision.refresh_from_db()
     return decision
 
@@ -592,12 +583,15 @@ def decision_commit(*, decision: Decision) -> Decision:
             )
         released_orders = {str(pk) for pk in Order.objects.filter(route__in=replaced).values_list("pk", flat=True)}
         released_vehicles = {str(r.vehicle_id) for r in still_planned}
-        Route.objects.filter(pk__in=replaced).update(status=RouteStatus.CANCELLED, version=F("version") + 1)
-        Order.objects.filter(pk__in=released_orders, status=OrderStatus.ASSIGNED).update(
-            status=OrderStatus.PENDING, route=None, version=F("version") + 1
+        update_with_history(Route.objects.filter(pk__in=replaced), status=RouteStatus.CANCELLED)
+        update_with_history(
+            Order.objects.filter(pk__in=released_orders, status=OrderStatus.ASSIGNED),
+            status=OrderStatus.PENDING,
+            route=None,
         )
-        Vehicle.objects.filter(pk__in=released_vehicles, status=VehicleStatus.LOADING).update(
-            status=VehicleStatus.AVAILABLE, version=F("version") + 1
+        update_with_history(
+            Vehicle.objects.filter(pk__in=released_vehicles, status=VehicleStatus.LOADING),
+            status=VehicleStatus.AVAILABLE,
         )
 
     order_ids = [s["order_id"] for r in planned for s in r["stops"]]
@@ -639,6 +633,7 @@ def decision_commit(*, decision: Decision) -> Decision:
             duration_min=planned_route["duration_min"],
             cost_kes=_money(planned_route["cost_kes"]),
             created_by=get_current_user(),
+            updated_by=get_current_user(),
         )
         routes.append(route)
         stops.extend(_stop(route, s) for s in planned_route["stops"])
@@ -654,21 +649,19 @@ def decision_commit(*, decision: Decision) -> Decision:
         ),
         output_field=UUIDField(),
     )
-    assigned = Order.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING).update(
-        status=OrderStatus.ASSIGNED, route_id=route_of, version=F("version") + 1, updated_at=now
+    assigned = update_with_history(
+        Order.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING),
+        status=OrderStatus.ASSIGNED,
+        route_id=route_of,
     )
     if assigned != len(order_ids):  # only reachable if something bypassed the locks above
         raise Conflict("Changed since planning: some orders are no longer pending.", code="state_changed")
-    loading = Vehicle.objects.filter(pk__in=vehicle_ids, status=VehicleStatus.AVAILABLE).update(
-        status=VehicleStatus.LOADING, version=F("version") + 1, updated_at=now
+    loading = update_with_history(
+        Vehicle.objects.filter(pk__in=vehicle_ids, status=VehicleStatus.AVAILABLE), status=VehicleStatus.LOADING
     )
     if loading != len(vehicle_ids):
         raise Conflict("Changed since planning: some vehicles are no longer available.", code="state_changed")
     Route.history.bulk_history_create(routes, default_user=get_current_user())
-    _history(Order, order_ids + list(released_orders))
-    _history(Vehicle, vehicle_ids + list(released_vehicles))
-    if replaced:
-        _history(Route, replaced)
     decision.status = DecisionStatus.COMMITTED
     decision.committed_at = now
     decision.save()
@@ -686,6 +679,7 @@ def _stop(route: Route, s: dict) -> RouteStop:
         leg_distance_km=s["leg_km"],
         estimated_arrival=datetime.fromisoformat(s["estimated_arrival"]),
         created_by=get_current_user(),
+        updated_by=get_current_user(),
     )
 
 
@@ -708,12 +702,8 @@ def route_start(*, route: Route) -> Route:
     route.started_at = now
     route.save()
     ids = list(route.orders.filter(status=OrderStatus.ASSIGNED).values_list("pk", flat=True))
-    Order.objects.filter(pk__in=ids).update(status=OrderStatus.IN_TRANSIT, version=F("version") + 1, updated_at=now)
-    Vehicle.all_objects.filter(pk=route.vehicle_id).update(
-        status=VehicleStatus.IN_TRANSIT, version=F("version") + 1, updated_at=now
-    )
-    _history(Order, ids)
-    _history(Vehicle, [route.vehicle_id])
+    update_with_history(Order.objects.filter(pk__in=ids), status=OrderStatus.IN_TRANSIT)
+    update_with_history(Vehicle.all_objects.filter(pk=route.vehicle_id), status=VehicleStatus.IN_TRANSIT)
     return route
 
 
@@ -800,15 +790,9 @@ def route_complete(
     route.save()
     delivered = [oid for oid, r in normalised.items() if r != DeliveryResult.FAILED]
     failed = [oid for oid, r in normalised.items() if r == DeliveryResult.FAILED]
-    Order.objects.filter(pk__in=delivered).update(
-        status=OrderStatus.DELIVERED, version=F("version") + 1, updated_at=now
-    )
-    Order.objects.filter(pk__in=failed).update(status=OrderStatus.FAILED, version=F("version") + 1, updated_at=now)
-    Vehicle.all_objects.filter(pk=route.vehicle_id).update(
-        status=VehicleStatus.AVAILABLE, version=F("version") + 1, updated_at=now
-    )
-    _history(Order, list(normalised))
-    _history(Vehicle, [route.vehicle_id])
+    update_with_history(Order.objects.filter(pk__in=delivered), status=OrderStatus.DELIVERED)
+    update_with_history(Order.objects.filter(pk__in=failed), status=OrderStatus.FAILED)
+    update_with_history(Vehicle.all_objects.filter(pk=route.vehicle_id), status=VehicleStatus.AVAILABLE)
     return outcome
 
 

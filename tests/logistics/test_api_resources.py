@@ -162,9 +162,9 @@ def test_other_roles_may_not_write(make_client, role, hub):
     assert response.status_code == 403
 
 
-def test_members_read_and_anonymous_get_401(member_client, api_client, hub):
+def test_forum_members_read_no_dispatch_and_anonymous_get_401(member_client, api_client, hub):
     OrderFactory(hub=hub)
-    assert member_client.get(f"{BASE}/orders/").status_code == 200
+    assert member_client.get(f"{BASE}/orders/").status_code == 403
     assert api_client.get(f"{BASE}/orders/").status_code == 401
 
 

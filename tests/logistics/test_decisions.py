@@ -186,7 +186,7 @@ def test_failed_solve_records_the_reason(dispatcher_client, pending_orders, flee
 def test_only_dispatch_roles_plan_and_commit(make_client, role, pending_orders, fleet):
     client = make_client(role)
     assert client.post(f"{BASE}/decisions/", {"decision_type": "daily_route_planning"}).status_code == 403
-    assert client.get(f"{BASE}/decisions/").status_code == (200 if role == roles.MEMBER else 403)
+    assert client.get(f"{BASE}/decisions/").status_code == 403
 
 
 def test_managers_plan_and_anonymous_is_401(make_client, api_client, pending_orders, fleet, solve_now):
@@ -223,3 +223,30 @@ def test_decisions_and_routes_are_append_only(dispatcher_client, pending_orders,
     dispatcher_client.post(f"{BASE}/decisions/{decision_id}/commit/")
     route = Route.objects.first()
     assert dispatcher_client.delete(f"{BASE}/routes/{route.pk}/").status_code == 405
+
+
+def _last_editor(model, pk):
+    entry = model.history.filter(id=pk).order_by("-history_date", "-history_id").first()
+    return entry.history_user_id
+
+
+def test_commit_start_and_complete_name_the_acting_user_on_every_row_they_touch(
+    make_client, pending_orders, fleet, solve_now
+):
+    planner = make_client(roles.DISPATCHER)
+    decision_id = _propose(planner, solve_now).json()["id"]
+    committer = make_client(roles.DISPATCHER)
+    assert committer.post(f"{BASE}/decisions/{decision_id}/commit/").status_code == 200
+    route = Route.objects.filter(decision_id=decision_id).first()
+    orders = list(Order.objects.filter(route__isnull=False))
+    touched = [*orders, *Vehicle.objects.filter(pk__in=[r.vehicle_id for r in Route.objects.all()]), route]
+    for row in touched:
+        row.refresh_from_db()
+        assert row.updated_by_id == committer.user.pk, row
+        assert _last_editor(type(row), row.pk) == committer.user.pk, row
+
+    driver = make_client(roles.DISPATCHER)
+    assert driver.post(f"{BASE}/routes/{route.pk}/start/").status_code == 200
+    for row in [*route.orders.all(), route.vehicle]:
+        row.refresh_from_db()
+        assert (row.updated_by_id, _last_editor(type(row), row.pk)) == (driver.user.pk, driver.user.pk), row

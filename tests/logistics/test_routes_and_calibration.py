@@ -95,7 +95,7 @@ def test_a_failed_delivery_fails_the_order(dispatcher_client, committed_route):
 
 
 def test_members_cannot_operate_routes(member_client, committed_route):
-    assert member_client.get(f"{BASE}/routes/").status_code == 200
+    assert member_client.get(f"{BASE}/routes/").status_code == 403
     assert member_client.post(f"{BASE}/routes/{committed_route.pk}/start/").status_code == 403
 
 
