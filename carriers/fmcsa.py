@@ -4,6 +4,8 @@ Only an answer of the documented shape counts: anything else (a wrong key's 404 
 string, the maintenance HTML page, a timeout) raises ``FMCSAUnavailable`` so callers can
 say so instead of guessing. Repeated failures open a circuit breaker kept in Django's
 cache (shared by every worker) so a down FMCSA is not hammered and callers fail fast.
+Requests go through ``core.outbound`` like every call to a configured address: no redirects,
+no environment proxy, and an internal address only if ``OUTBOUND_ALLOWED_NETWORKS`` opens it.
 """
 
 import json
@@ -12,9 +14,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 
-import httpx
 from django.conf import settings
 from django.core.cache import cache
+
+from core import outbound
 
 from .choices import IneligibilityReason
 
@@ -187,19 +190,25 @@ def lookup_by_mc(mc_number: str) -> CarrierRecord | None:
         raise FMCSAUnavailable("FMCSA has been failing; lookups are paused for a short while.", cause="circuit_open")
 
     url = f"{settings.FMCSA_BASE_URL.rstrip('/')}/carriers/docket-number/{mc_number}"
-    timeout = httpx.Timeout(settings.FMCSA_TIMEOUT_SECONDS)
     attempts = 1 + max(0, settings.FMCSA_RETRIES)
     last_error: FMCSAUnavailable | None = None
-    with httpx.Client(timeout=timeout, headers={"Accept": "application/json"}) as client:
+    with outbound.guarded_client(
+        timeout=settings.FMCSA_TIMEOUT_SECONDS, headers={"Accept": "application/json"}
+    ) as client:
         for attempt in range(attempts):
             if attempt:
                 time.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
             try:
                 response = client.get(url, params={"webKey": web_key})
-            except httpx.TimeoutException:
+            except outbound.OutboundRefused:
+                last_error = FMCSAUnavailable(
+                    "FMCSA_BASE_URL points at an address outbound requests may not reach.", cause="unreachable"
+                )
+                break  # configuration, not a blip
+            except outbound.OutboundTimeout:
                 last_error = FMCSAUnavailable("FMCSA did not answer in time.", cause="timeout")
                 continue
-            except httpx.HTTPError as exc:
+            except outbound.OutboundError as exc:
                 last_error = FMCSAUnavailable(f"Could not reach FMCSA ({type(exc).__name__}).", cause="unreachable")
                 continue
             try:

@@ -1,5 +1,9 @@
 """Active health checks: probe services' health check URLs over HTTP, concurrently, with a timeout.
 
+Health check URLs are typed in by operators, so probes go through ``core.outbound``: an address
+inside the network (unless ``OUTBOUND_ALLOWED_NETWORKS`` opens it) is refused without being
+contacted and counts as a failing check. Details never carry exception text or addresses.
+
 Probing only collects results; ``apply_results`` then records each one through
 ``services.service_record_health`` (the rule the health endpoint uses), in the calling thread.
 """
@@ -8,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import httpx
+from core import outbound
 
 from .choices import ServiceStatus
 from .models import Service
@@ -37,15 +41,19 @@ class CheckOutcome:
         return self.service.required and self.service.status == ServiceStatus.UNHEALTHY
 
 
-def probe(client: httpx.Client, name: str, url: str) -> ProbeResult:
-    """2xx passes; any other answer, or none within the client's timeout, fails."""
+def probe(client: outbound.GuardedClient, name: str, url: str) -> ProbeResult:
+    """2xx passes; any other answer, none within the client's timeout, or a refused address fails."""
     started = time.perf_counter()
     try:
         response = client.get(url)
-    except httpx.TimeoutException:
+    except outbound.OutboundRefused as exc:
+        return ProbeResult(name, url, False, None, f"refused: {exc.reason}")
+    except outbound.OutboundTimeout:
         return ProbeResult(name, url, False, None, "timed out")
-    except httpx.HTTPError as exc:
-        return ProbeResult(name, url, False, None, f"{type(exc).__name__}: {exc}"[:200])
+    except outbound.OutboundConnectError:
+        return ProbeResult(name, url, False, None, "connection failed")
+    except outbound.OutboundError:
+        return ProbeResult(name, url, False, None, "request failed")
     elapsed_ms = round((time.perf_counter() - started) * 1000)
     passing = 200 <= response.status_code < 300
     return ProbeResult(name, url, passing, elapsed_ms, f"HTTP {response.status_code}")
@@ -65,10 +73,10 @@ def probe_all(
     targets = [(s.name, s.health_check_url) for s in services]
     if not targets:
         return []
-    # Health check URLs are internal endpoints: go to them directly, never through an
-    # environment proxy, and do not follow redirects (a 3xx is not a healthy answer).
+    # The guarded client goes to the URL directly (never through an environment proxy) and does
+    # not follow redirects: a 3xx is not a healthy answer.
     with (
-        httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        outbound.guarded_client(timeout=timeout) as client,
         ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool,
     ):
         return list(pool.map(lambda target: probe(client, *target), targets))

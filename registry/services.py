@@ -10,13 +10,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from core import runtime
+from core import outbound, runtime
 from core.errors import Conflict, Invalid
 from core.history import record_history
 from core.services import on_restore
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
-from .models import Dependency, Service, Tag
+from .models import Dependency, Service, Tag, validate_http_url
 from .selectors import dependency_cycle, dependency_cycle_on_restore
 
 # Key of the transaction-level advisory lock that serialises dependency changes on PostgreSQL,
@@ -60,6 +60,22 @@ def _apply_status_rules(fields: dict, *, status: str = ServiceStatus.UNKNOWN, en
     return (status_changed or enabled_changed) and fields["status"] == ServiceStatus.UNKNOWN
 
 
+def _refuse_internal_health_check_url(url: str) -> None:
+    """The server will call this URL: refuse one that resolves to an address the outbound guard
+    refuses (or to nothing). Runs outside the write transaction, since it waits on DNS. The
+    probe checks again when it connects, so a name re-pointed later is still refused."""
+    if not url:
+        return
+    try:
+        validate_http_url(url)
+    except ValidationError:
+        return  # full_clean() reports a malformed URL in its own words
+    try:
+        outbound.check_url(url)
+    except outbound.OutboundRefused as exc:
+        raise Invalid({"health_check_url": [str(exc)]}, code="url_refused") from None
+
+
 def _save(service: Service) -> None:
     if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
         raise Invalid({"name": [NAME_TAKEN]})
@@ -76,28 +92,33 @@ def _save(service: Service) -> None:
         raise
 
 
-@transaction.atomic
 def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
-    _apply_status_rules(fields)
-    service = Service(name=name, **fields)
-    _save(service)
-    _set_tags(service, tags)
+    _refuse_internal_health_check_url(fields.get("health_check_url", ""))
+    with transaction.atomic():
+        _apply_status_rules(fields)
+        service = Service(name=name, **fields)
+        _save(service)
+        _set_tags(service, tags)
     return service
 
 
-@transaction.atomic
 def service_update(*, service: Service, tags: Iterable[str] | None = None, **fields) -> Service:
-    service = Service.all_objects.select_for_update().get(pk=service.pk)
-    runs_start_over = _apply_status_rules(fields, status=service.status, enabled=service.enabled)
-    for field, value in fields.items():
-        setattr(service, field, value)
-    _save(service)
-    if runs_start_over:
-        # Telemetry columns are left out of save(); this reset is the operator's to make.
-        Service.all_objects.filter(pk=service.pk).update(consecutive_successes=0, consecutive_failures=0)
-        service.consecutive_successes = service.consecutive_failures = 0
-    if tags is not None:
-        _set_tags(service, tags)
+    # ``service`` is the caller's stored copy (the API's object, the admin's locked row): only a
+    # changed URL is resolved, so an edit elsewhere never waits on, or fails for, DNS.
+    if fields.get("health_check_url", service.health_check_url) != service.health_check_url:
+        _refuse_internal_health_check_url(fields["health_check_url"])
+    with transaction.atomic():
+        service = Service.all_objects.select_for_update().get(pk=service.pk)
+        runs_start_over = _apply_status_rules(fields, status=service.status, enabled=service.enabled)
+        for field, value in fields.items():
+            setattr(service, field, value)
+        _save(service)
+        if runs_start_over:
+            # Telemetry columns are left out of save(); this reset is the operator's to make.
+            Service.all_objects.filter(pk=service.pk).update(consecutive_successes=0, consecutive_failures=0)
+            service.consecutive_successes = service.consecutive_failures = 0
+        if tags is not None:
+            _set_tags(service, tags)
     return service
 
 

@@ -301,6 +301,11 @@ REGISTRY_STALE_MINUTES = env.int("REGISTRY_STALE_MINUTES", default=10)
 
 RUNTIME_SETTINGS_CACHE_SECONDS = env.int("RUNTIME_SETTINGS_CACHE_SECONDS", default=60)
 
+# --- Outbound requests (core.outbound) -----------------------------------------------------
+# Requests to URLs users supply (health checks, webhooks) may reach only public addresses. List CIDRs
+# here to open internal ranges on purpose, e.g. OUTBOUND_ALLOWED_NETWORKS=10.20.0.0/16,fd00:1::/64.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+
 # --- Email (community reply notifications) -----------------------------------------------
 # The console backend prints messages in development; set an SMTP backend and host in production.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -11,3 +11,5 @@ SECRET_KEY = env(
 # runserver serves static files itself; WhiteNoise looks them up on each request.
 WHITENOISE_AUTOREFRESH = DEBUG
 WHITENOISE_USE_FINDERS = DEBUG
+# The demo's registry services answer on this machine; a developer's probes may reach it.
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])

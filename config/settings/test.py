@@ -45,3 +45,6 @@ LOGISTICS_SOLVER_MAX_ITERATIONS = 300
 LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = 2.0
 CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = True
+
+# Tests call HTTP servers on this machine (health checks, the FMCSA look-alike) through core.outbound.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]

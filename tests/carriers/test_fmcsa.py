@@ -209,3 +209,13 @@ def test_ineligibility_rules_read_real_shapes():
     assert fmcsa.ineligibility_reasons(qc_carrier()) == []
     assert fmcsa.ineligibility_reasons(qc_carrier(bipdInsuranceRequired="N", bipdInsuranceOnFile="0")) == []
     assert fmcsa.ineligibility_reasons(qc_carrier(bipdInsuranceOnFile="500")) == ["insurance_missing"]
+
+
+def test_fmcsa_is_called_through_the_outbound_guard(fmcsa, sales_agent_client, settings):
+    # The test settings open loopback for the look-alike; closed, the guard refuses it unheard.
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    fmcsa.on("123456", "json", (200, docket_body(qc_carrier())))
+    response = verify(sales_agent_client, "123456")
+    assert response.status_code == 503
+    assert response.json()["code"] == "fmcsa_unavailable" and "FMCSA" in response.json()["detail"]
+    assert fmcsa.requests == []

@@ -153,3 +153,15 @@ def test_tags_edited_in_the_admin_are_saved_through_the_service(admin_client):
     service.refresh_from_db()
     assert list(service.tags.values_list("name", flat=True)) == ["mcp"]
     assert (service.priority, service.version) == ("low", 2)  # one write
+
+
+def test_the_admin_form_shows_a_refused_health_check_url_beside_the_field(admin_client):
+    service = ServiceFactory(name="git")
+    response = admin_client.post(
+        change_url(service), form_data(service, health_check_url="http://169.254.169.254/latest/meta-data/")
+    )
+    assert response.status_code == 200  # the form comes back with the error
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["health_check_url"] and "may not call" in errors["health_check_url"][0]
+    service.refresh_from_db()
+    assert service.health_check_url == ""

@@ -75,11 +75,12 @@ def test_transitive_dependencies_in_start_up_order_and_impact(operator, django_a
     assert [d["name"] for d in operator.get(f"{URL}disk/dependents/").data] == ["db"]
 
 
-def test_member_may_read_the_graph(member_client):
+def test_readers_may_read_the_graph_and_forum_members_may_not(reader_client, member_client):
     chain("app", "db")
-    assert member_client.get(deps_url("app") + "?transitive=true").status_code == 200
-    assert member_client.get(f"{URL}db/dependents/").status_code == 200
-    assert member_client.delete(deps_url("app", "db")).status_code == 403
+    assert reader_client.get(deps_url("app") + "?transitive=true").status_code == 200
+    assert reader_client.get(f"{URL}db/dependents/").status_code == 200
+    assert reader_client.delete(deps_url("app", "db")).status_code == 403
+    assert member_client.get(f"{URL}db/dependents/").status_code == 403
 
 
 def test_health_reports_flip_after_thresholds(operator):
@@ -124,10 +125,10 @@ def test_heartbeat_refuses_bad_bodies(operator, body):
     assert operator.post("/api/v1/registry/heartbeat/", body).status_code == 400
 
 
-def test_statistics(operator, member_client):
+def test_statistics(operator, reader_client):
     ServiceFactory(status="healthy", required=True, response_time_ms=10)
     ServiceFactory(status="unhealthy", required=True, response_time_ms=30)
-    response = member_client.get("/api/v1/registry/statistics/")
+    response = reader_client.get("/api/v1/registry/statistics/")
     assert response.status_code == 200
     assert response.data["total"] == 2
     assert response.data["by_status"]["unhealthy"] == 1

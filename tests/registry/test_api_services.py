@@ -102,14 +102,15 @@ def test_restore_picks_the_deleted_row_and_refuses_while_the_name_is_taken(opera
     assert Service.objects.get(name="git").pk != old.pk
 
 
-def test_member_reads_but_cannot_write(member_client):
+def test_readers_read_but_cannot_write(reader_client, member_client):
     ServiceFactory(name="git")
-    assert member_client.get(URL).status_code == 200
-    assert member_client.get(detail("git")).status_code == 200
-    assert member_client.post(URL, {"name": "x"}).status_code == 403
-    assert member_client.patch(detail("git"), {"description": "x"}).status_code == 403
-    assert member_client.post(detail("git") + "health/", {"status": "passing"}).status_code == 403
-    assert member_client.post("/api/v1/registry/heartbeat/", {"names": ["git"]}).status_code == 403
+    assert reader_client.get(URL).status_code == 200
+    assert reader_client.get(detail("git")).status_code == 200
+    assert reader_client.post(URL, {"name": "x"}).status_code == 403
+    assert reader_client.patch(detail("git"), {"description": "x"}).status_code == 403
+    assert reader_client.post(detail("git") + "health/", {"status": "passing"}).status_code == 403
+    assert reader_client.post("/api/v1/registry/heartbeat/", {"names": ["git"]}).status_code == 403
+    assert member_client.get(detail("git")).status_code == 403
     assert member_client.post(detail("git") + "dependencies/", {"name": "x"}).status_code == 403
 
 
@@ -223,11 +224,11 @@ def test_filters_by_fields_search_and_priority_ordering(operator):
     assert item["is_critical"] is True
 
 
-def test_deleted_services_are_hidden_unless_asked_for(operator, member_client):
+def test_deleted_services_are_hidden_unless_asked_for(operator, reader_client):
     ServiceFactory(name="gone").delete()
     assert list_names(operator) == []
     assert list_names(operator, "?include_deleted=true") == ["gone"]
-    assert list_names(member_client, "?include_deleted=true") == []
+    assert list_names(reader_client, "?include_deleted=true") == []
     assert operator.get(detail("gone")).status_code == 404
 
 
@@ -282,3 +283,52 @@ def test_an_edit_sending_back_the_status_it_read_keeps_the_checks_verdict(operat
     ServiceFactory(name="new")
     refused = operator.patch(detail("new"), {"status": "healthy"})
     assert refused.status_code == 400 and "status" in refused.json()["fields"]
+
+
+# --- The health check URL and the outbound guard (core.outbound) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5:9200/",
+        "http://192.168.1.10/health",
+        "http://[fd00::5]/health",
+        "http://127.0.0.1:5432/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://localhost:5432/",
+    ],
+)
+def test_a_health_check_url_pointing_inside_is_a_400_naming_the_field(operator, settings, url):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # production's default
+    response = operator.post(URL, {"name": "probe", "health_check_url": url})
+    assert response.status_code == 400, response.data
+    [message] = response.data["fields"]["health_check_url"]
+    assert "may not call" in message and "OUTBOUND_ALLOWED_NETWORKS" in message
+    assert "127." not in message and "169.254" not in message  # no address echoed back
+    assert not Service.objects.exists()
+
+
+def test_a_name_resolving_inside_or_nowhere_is_refused_at_save(operator, fake_dns):
+    fake_dns.update({"intranet.example": ["10.1.2.3"], "nowhere.example": [], "status.example": ["93.184.216.34"]})
+    response = operator.post(URL, {"name": "intranet", "health_check_url": "https://intranet.example/health"})
+    assert response.status_code == 400 and "may not call" in response.data["fields"]["health_check_url"][0]
+    response = operator.post(URL, {"name": "nowhere", "health_check_url": "https://nowhere.example/health"})
+    assert response.status_code == 400
+    assert response.data["fields"]["health_check_url"] == ["This URL's host name could not be resolved."]
+    response = operator.post(URL, {"name": "status", "health_check_url": "https://status.example/health"})
+    assert response.status_code == 201, response.data
+
+
+def test_changing_the_url_is_checked_and_other_edits_do_not_resolve_it(operator, settings, fake_dns):
+    fake_dns["status.example"] = ["93.184.216.34"]
+    ServiceFactory(name="status", health_check_url="https://status.example/health")
+    response = operator.patch(detail("status"), {"health_check_url": "http://169.254.169.254/"})
+    assert response.status_code == 400 and "health_check_url" in response.data["fields"]
+    # The name now answers nothing, but an edit that leaves the URL alone does not look it up.
+    fake_dns["status.example"] = []
+    read = operator.get(detail("status")).data
+    response = operator.put(detail("status"), {**read, "description": "edited", "tags": []})
+    assert response.status_code == 200, response.data
+    assert Service.objects.get(name="status").health_check_url == "https://status.example/health"

@@ -6,7 +6,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
+from registry.checks import check_services
 from registry.choices import ServiceStatus
 from registry.models import Service
 
@@ -62,7 +64,7 @@ def test_checks_apply_the_flap_thresholds_and_fail_when_a_required_service_goes_
     assert "FAIL" in table["broken"] and "HTTP 500" in table["broken"]
     assert "timed out" in table["stuck"]
     assert "HTTP 302" in table["moved"]
-    assert "ConnectError" in table["gone"]
+    assert "connection failed" in table["gone"]  # no exception text in the detail
     assert lines[-1] == "5 checked, 1 passing, 4 failing."
 
     output, error = run()
@@ -120,3 +122,30 @@ def test_nothing_to_check():
     ServiceFactory(name="stdio")
     output, error = run()
     assert error is None and "No enabled service" in output
+
+
+def test_a_probe_refuses_an_address_the_settings_no_longer_allow(health_server):
+    # Saved while the network was open (the test settings allow loopback); then it is closed.
+    service = ServiceFactory(name="db", health_check_url=f"{health_server}/ok")
+    with override_settings(OUTBOUND_ALLOWED_NETWORKS=[]):
+        [outcome] = check_services([service], timeout=0.5)
+    assert (outcome.probe.passing, outcome.probe.detail, outcome.probe.response_time_ms) == (
+        False,
+        "refused: address not allowed",
+        None,
+    )
+    assert health_server.requests == []  # never contacted
+    service.refresh_from_db()
+    assert (service.failure_count, service.success_count) == (1, 0)
+    output, _ = run()
+    assert "HTTP 200" in output and health_server.requests == ["/ok"]  # open again: reached
+
+
+def test_a_probe_resolves_the_name_again_and_refuses_when_it_now_points_inside(health_server, fake_dns):
+    fake_dns["status.example"] = ["93.184.216.34"]
+    ServiceFactory(name="status", health_check_url="http://status.example:8080/health")
+    fake_dns["status.example"] = ["169.254.169.254"]  # re-pointed after the save
+    output, error = run()
+    assert error is None
+    [line] = [line for line in output.splitlines() if line.startswith("status")]
+    assert "FAIL" in line and "refused: address not allowed" in line and "169.254" not in line
