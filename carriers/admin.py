@@ -1,9 +1,12 @@
+import dataclasses
 import json
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.html import format_html
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from core.admin import BaseModelAdmin, LargeTableAdmin, refusal_text
 from core.errors import DomainError
@@ -28,6 +31,19 @@ class CarrierAdminForm(forms.ModelForm):
             return normalize_mc_number(self.cleaned_data["mc_number"])
         except InvalidMCNumber as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+CEILING_PERMISSION = "carriers.view_load_ceiling"
+CEILING_FIELDS = ("max_rate", "suggested_ceiling")
+
+
+class HistoryWithoutCeiling(HistoricalRecordContextHelper):
+    """A load's change history as shown to someone who may not see the ceiling: its changes
+    are left out of each entry's list of changes."""
+
+    def context_for_delta_changes(self, delta):
+        changes = [change for change in delta.changes if change.field not in CEILING_FIELDS]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=changes))
 
 
 # Searches that match more rows than this are left to the database in one query.
@@ -164,9 +180,23 @@ class LoadAdmin(LargeTableAdmin, BaseModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = list(super().get_fields(request, obj))
-        if not request.user.has_perm("carriers.view_load_ceiling"):
-            fields = [name for name in fields if name not in ("max_rate", "suggested_ceiling")]
+        if not request.user.has_perm(CEILING_PERMISSION):
+            fields = [name for name in fields if name not in CEILING_FIELDS]
         return fields
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The change list filters on any column named in its URL (?max_rate__gte=2300): counting
+        # the loads that match would find each load's ceiling.
+        if lookup.split(LOOKUP_SEP)[0] in CEILING_FIELDS and not (
+            request and request.user.has_perm(CEILING_PERMISSION)
+        ):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        if request.user.has_perm(CEILING_PERMISSION):
+            return super().get_historical_record_context_helper(request, historical_record)
+        return HistoryWithoutCeiling(self.model, historical_record)
 
     @admin.action(description="Cancel selected loads", permissions=["change"])
     def cancel_loads(self, request, queryset):

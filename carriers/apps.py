@@ -47,6 +47,14 @@ class CarriersConfig(AppConfig):
             maximum=100,
         )
         runtime.define(
+            "NEGOTIATION_CONCESSION_SCHEDULE_PCT",
+            tuple,
+            "The most a counter may be over the posted rate, in %, in round 1, 2, … (e.g. [3, 6, 9]; the last "
+            "entry holds for later rounds). Counters never depend on the ceiling.",
+            minimum=0,
+            maximum=100,
+        )
+        runtime.define(
             "LANE_RATE_DAYS",
             int,
             "Days of the desk's bookings that lane rates and suggested ceilings are drawn from.",

@@ -159,7 +159,7 @@ def carrier_sales_metrics(*, start: date | None = None, end: date | None = None)
 def negotiation_metrics(offer_days) -> dict:
     """How negotiations go, from the daily offer totals: acceptance rate per round, the share of
     concluded negotiations that ended in a rejection (an ask still above the ceiling in the last
-    round), and the average first ask over the posted rate."""
+    round, or a counter that would have reached it), and the average first ask over the posted rate."""
     per_round: dict[int, dict[str, int]] = {}
     first_ask_sum, first_asks = 0.0, 0
     for round_number, decision, offers, ask_premium in offer_days.order_by().values_list(

@@ -314,6 +314,7 @@ def negotiation_rules() -> Rules:
         max_rounds=runtime.get("NEGOTIATION_MAX_ROUNDS"),
         accept_margin_pct=runtime.get("NEGOTIATION_ACCEPT_MARGIN_PCT"),
         counter_step_pct=runtime.get("NEGOTIATION_COUNTER_STEP_PCT"),
+        concession_schedule_pct=tuple(map(float, runtime.get("NEGOTIATION_CONCESSION_SCHEDULE_PCT"))),
     )
 
 

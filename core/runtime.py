@@ -21,12 +21,13 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
 CACHE_KEY = "core:runtime-settings:v1"
+MAX_LIST_LENGTH = 20
 
 
 @dataclass(frozen=True)
 class Spec:
     key: str
-    kind: type  # int, float or bool
+    kind: type  # int, float, bool, or tuple (a list of floats)
     description: str
     minimum: float | None = None
     maximum: float | None = None
@@ -36,19 +37,24 @@ class Spec:
         return getattr(settings, self.key)
 
     def validate(self, value):
-        if self.kind is bool:
+        if self.kind is tuple:
+            return self._validate_list(value)
+        return self._validate_number(value, self.kind)
+
+    def _validate_number(self, value, kind):
+        if kind is bool:
             if not isinstance(value, bool):
                 raise ValidationError("Must be true or false.")
             return value
         if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValidationError(f"Must be a number ({self.kind.__name__}).")
+            raise ValidationError(f"Must be a number ({kind.__name__}).")
         try:
             number = Decimal(str(value))
         except InvalidOperation:
-            raise ValidationError(f"Must be a number ({self.kind.__name__}).") from None
+            raise ValidationError(f"Must be a number ({kind.__name__}).") from None
         if not number.is_finite():
             raise ValidationError("Must be a finite number.")
-        if self.kind is int:
+        if kind is int:
             if number != number.to_integral_value():
                 raise ValidationError("Must be a whole number.")
             value = int(number)
@@ -59,6 +65,21 @@ class Spec:
         if self.maximum is not None and value > self.maximum:
             raise ValidationError(f"Must be at most {self.maximum}.")
         return value
+
+    def _validate_list(self, value):
+        """A list of numbers (``tuple`` kind): a JSON list, or "3, 6, 9" as the environment
+        writes one; each number within the bounds. Returned as a tuple of floats."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if not isinstance(value, list | tuple) or not value or len(value) > MAX_LIST_LENGTH:
+            raise ValidationError(f"Must be a list of 1 to {MAX_LIST_LENGTH} numbers, e.g. [3, 6, 9].")
+        numbers = []
+        for position, item in enumerate(value, start=1):
+            try:
+                numbers.append(self._validate_number(item, float))
+            except ValidationError as exc:
+                raise ValidationError(f"Item {position}: {' '.join(exc.messages)}") from None
+        return tuple(numbers)
 
 
 _specs: dict[str, Spec] = {}
@@ -82,7 +103,7 @@ def validate(key, value):
 
 # Set for the length of a request (core.middleware.RequestContextMiddleware): the overrides are
 # read from the cache once, and the request sees one set of values (a negotiation round reads
-# four of them).
+# several of them).
 _read_once: ContextVar[dict | None] = ContextVar("runtime_read_once", default=None)
 
 

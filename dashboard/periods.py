@@ -7,6 +7,8 @@ from urllib.parse import urlencode
 from django import forms
 from django.utils import timezone
 
+from core.api.dates import DayFormField
+
 PRESETS = {"today": ("Today", 1), "7": ("7 days", 7), "30": ("30 days", 30), "90": ("90 days", 90)}
 DEFAULT = "7"
 CUSTOM = "custom"
@@ -52,8 +54,9 @@ def preset(key: str, *, today: date | None = None) -> Period:
 
 class PeriodForm(forms.Form):
     period = forms.ChoiceField(choices=[*[(k, v[0]) for k, v in PRESETS.items()], (CUSTOM, "Custom")], required=False)
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Days within the range the API's periods take (core.api.dates): beyond it the day arithmetic overflows.
+    start = DayFormField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = DayFormField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def add_prefix(self, field_name):
         # ``from``/``to`` in the query string, as the API names them (Python keywords, so renamed here).

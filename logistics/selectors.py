@@ -3,9 +3,11 @@
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.api.dates import check_day
 from core.errors import Invalid
 
 from .choices import OrderStatus, RouteStatus, VehicleStatus
@@ -13,7 +15,8 @@ from .models import OperationalOutcome, Order, Route, Vehicle
 
 
 def parse_range(raw_from: str | None, raw_to: str | None) -> tuple[datetime | None, datetime | None]:
-    """``from``/``to`` as dates (whole days, both included) or ISO date-times."""
+    """``from``/``to`` as dates (whole days, both included) or ISO date-times, within the range
+    every period takes (``core.api.dates``: beyond it the day arithmetic overflows)."""
     errors = {}
     bounds = []
     for name, raw, is_end in (("from", raw_from, False), ("to", raw_to, True)):
@@ -21,16 +24,24 @@ def parse_range(raw_from: str | None, raw_to: str | None) -> tuple[datetime | No
             bounds.append(None)
             continue
         try:
-            day = date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             try:
-                moment = datetime.fromisoformat(raw)
+                value = datetime.fromisoformat(raw)
             except ValueError:
                 errors[name] = ["Enter a date (YYYY-MM-DD) or an ISO date-time."]
                 bounds.append(None)
                 continue
-            bounds.append(moment if timezone.is_aware(moment) else timezone.make_aware(moment))
+        try:
+            check_day(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            bounds.append(None)
             continue
+        if isinstance(value, datetime):
+            bounds.append(value if timezone.is_aware(value) else timezone.make_aware(value))
+            continue
+        day = value
         tz = timezone.get_current_timezone()
         bounds.append(datetime.combine(day + timedelta(days=1) if is_end else day, time.min, tzinfo=tz))
     if errors:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
 from accounts.models import User
+from core.api.dates import MomentField, PeriodQuerySerializer
 from core.api.serializers import SOFT_DELETE_FIELDS, BaseModelSerializer, InputSerializer, SafeJSONField
 
 from ..choices import (
@@ -428,25 +429,8 @@ class CallDetailSerializer(CallSerializer):
         fields = (*CallSerializer.Meta.fields, "rounds", "follow_ups")
 
 
-class MetricsQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, allow_null=True)
-    end = serializers.DateField(required=False, allow_null=True)
-
-    def to_internal_value(self, data):
-        # ``from``/``to`` in the query string; Python keywords, so renamed here.
-        names = {"from": "start", "to": "end"}
-        mapped = {names.get(key, key): data.get(key) for key in data if names.get(key, key) in self.fields}
-        try:
-            return super().to_internal_value(mapped)
-        except serializers.ValidationError as exc:
-            renamed = {{"start": "from", "end": "to"}.get(key, key): value for key, value in exc.detail.items()}
-            raise serializers.ValidationError(renamed) from None
-
-    def validate(self, attrs):
-        start, end = attrs.get("start"), attrs.get("end")
-        if start and end and end < start:
-            raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
-        return attrs
+class MetricsQuerySerializer(PeriodQuerySerializer):
+    """``?from=&to=``: days within the range every period takes (``core.api.dates``)."""
 
 
 class LaneRatesQuerySerializer(MetricsQuerySerializer):
@@ -547,5 +531,5 @@ class CarrierHistorySerializer(serializers.Serializer):
 
 
 class CarrierHistoryQuerySerializer(serializers.Serializer):
-    before = serializers.DateTimeField(required=False, help_text="Only items older than this.")
+    before = MomentField(required=False, help_text="Only items older than this.")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)

@@ -22,6 +22,7 @@ from ..models import Load
 from ..normalize import InvalidMCNumber, normalize_mc_number
 from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
+    CEILING_PERMISSION,
     CallDetailSerializer,
     CallInputSerializer,
     CallSerializer,
@@ -41,6 +42,10 @@ from .serializers import (
     OfferResultSerializer,
     VerificationSerializer,
 )
+
+# The broker's ceiling and every figure it is drawn from (the lanes' percentiles, the suggestion
+# CEILING_AUTO_SUGGEST applies): managers and admins only, never sales agents.
+SeesCeilings = HasPerms.of("carriers.view_load", CEILING_PERMISSION)
 
 
 class LoadCursorPagination(CursorPagination):
@@ -113,7 +118,6 @@ class LoadViewSet(BaseModelViewSet):
     action_permissions = {
         **BaseModelViewSet.action_permissions,
         "offers": ["carriers.add_offer"],
-        "ceiling_suggestion": ["carriers.view_load", "carriers.view_load_ceiling"],
     }
 
     # A search with no other parameters (no ?search=, ?ordering=, ?include_deleted=, ?format=)
@@ -182,7 +186,7 @@ class LoadViewSet(BaseModelViewSet):
         serializer.instance = services.load_update(load=serializer.instance, **serializer.validated_data)
 
     @extend_schema(request=None, responses=CeilingSuggestionSerializer)
-    @action(detail=True, methods=["get"], url_path="ceiling-suggestion")
+    @action(detail=True, methods=["get"], url_path="ceiling-suggestion", permission_classes=[SeesCeilings])
     def ceiling_suggestion(self, request, load_id=None):
         """The ceiling this load's lane history supports and how it was derived (for a load posted
         without one; CEILING_AUTO_SUGGEST applies it on posting)."""
@@ -311,9 +315,12 @@ class CarrierSalesMetricsView(APIView):
 class LaneRatesView(APIView):
     """What the desk has paid per lane (origin → destination state) and equipment type: bookings,
     and the 25th/50th/75th percentiles of the agreed rate per mile and of the premium over the
-    posted rate. The period defaults to the last LANE_RATE_DAYS days."""
+    posted rate. The period defaults to the last LANE_RATE_DAYS days.
 
-    permission_classes = [HasPerms.of("carriers.view_load")]
+    Needs ``carriers.view_load_ceiling``, as the ceiling suggestion does: with CEILING_AUTO_SUGGEST
+    on, a lane's 75th percentile is the ceiling of the loads posted on it."""
+
+    permission_classes = [SeesCeilings]
 
     @extend_schema(
         parameters=[

@@ -338,3 +338,9 @@ LOGISTICS_MAX_TIME_LIMIT_SECONDS = env.float("LOGISTICS_MAX_TIME_LIMIT_SECONDS",
 # Tests set an iteration limit and seed so the same input gives the same plan.
 LOGISTICS_SOLVER_MAX_ITERATIONS = env.int("LOGISTICS_SOLVER_MAX_ITERATIONS", default=None)
 LOGISTICS_SOLVER_SEED = env.int("LOGISTICS_SOLVER_SEED", default=1)
+
+# Carrier negotiation: the most a counter may be over the posted rate, in %, by round 1, 2, … (the last
+# entry holds for later rounds). Counters never depend on the ceiling (carriers/negotiation.py).
+NEGOTIATION_CONCESSION_SCHEDULE_PCT = tuple(
+    env.list("NEGOTIATION_CONCESSION_SCHEDULE_PCT", cast=float, default=[3.0, 6.0, 9.0])
+)

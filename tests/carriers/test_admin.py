@@ -4,9 +4,11 @@ from decimal import Decimal
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import DELETION, LogEntry
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import roles
 from carriers.choices import LoadStatus, NegotiationStatus
 from carriers.models import Carrier, Load, Negotiation
 from tests.carriers.conftest import docket_body, qc_carrier
@@ -203,3 +205,26 @@ def test_carrier_admin_writes_through_the_service(admin_web):
     refused = admin_web.post(url, change_form_data(admin_web, url, mc_number="MC 111"))
     assert refused.status_code == 200
     assert refused.context["adminform"].form.errors["mc_number"] == ["A carrier with this MC number already exists."]
+
+
+def test_staff_without_the_ceiling_permission_never_see_it_in_the_admin(admin_web):
+    load = LoadFactory(loadboard_rate=Decimal("2000.00"), max_rate=Decimal("2222.22"))
+    url = reverse("admin:carriers_load_change", args=[load.pk])
+    assert admin_web.post(url, change_form_data(admin_web, url, max_rate="2345.67")).status_code == 302
+    history = reverse("admin:carriers_load_history", args=[load.pk])
+    entry = reverse("admin:carriers_load_simple_history", args=[load.pk, load.history.first().pk])
+    changelist = reverse("admin:carriers_load_changelist")
+    # Those who may see the ceiling see it, and its changes, everywhere.
+    assert "2345.67" in admin_web.get(history).content.decode()
+    assert admin_web.get(changelist, {"max_rate__gte": "2300"}).status_code == 200
+
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, roles=[roles.DISPATCHER]))  # reads loads, not the ceiling
+    for page in (url, history, entry, changelist):
+        response = staff.get(page)
+        assert response.status_code == 200, page
+        assert "2222.22" not in response.content.decode() and "2345.67" not in response.content.decode(), page
+    assert "Changes" in staff.get(history).content.decode()  # the entry is listed, without the ceiling's change
+    # Filtering the change list on the ceiling (?max_rate__gte=…) would find it by counting matches.
+    for lookup in ({"max_rate__gte": "2300"}, {"max_rate": "2345.67"}, {"max_rate__isnull": "true"}):
+        assert staff.get(changelist, lookup).status_code == 400, lookup

@@ -95,7 +95,7 @@ def test_load_is_addressed_by_load_id(sales_agent_client):
     assert sales_agent_client.get(f"{LOADS}L-99999/").status_code == 404
 
 
-@pytest.mark.parametrize("role_client", ["sales_agent_client", "dispatcher_client", "member_client"])
+@pytest.mark.parametrize("role_client", ["sales_agent_client", "dispatcher_client"])
 def test_ceiling_is_hidden_without_the_permission(request, role_client):
     LoadFactory(load_id="L-1", max_rate=Decimal("2468.00"))
     client = request.getfixturevalue(role_client)

@@ -5,6 +5,7 @@ import pytest
 
 from carriers.choices import LoadStatus
 from tests.carriers.factories import CallFactory, CarrierFactory, LoadFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +42,10 @@ def sales_data(sales_agent_client):
         sales_agent_client.post(offers.format("L-1"), {"mc_number": "123456", "amount": "2000"}).json()["decision"]
         == "accept"
     )
-    sales_agent_client.post(offers.format("L-2"), {"mc_number": "123456", "amount": "1200"})  # counter 1050
+    sales_agent_client.post(offers.format("L-2"), {"mc_number": "123456", "amount": "1200"})  # counter 1030 (3 %)
     assert (
-        sales_agent_client.post(offers.format("L-2"), {"mc_number": "123456", "amount": "1050"}).json()["agreed_amount"]
-        == "1050.00"
+        sales_agent_client.post(offers.format("L-2"), {"mc_number": "123456", "amount": "1030"}).json()["agreed_amount"]
+        == "1030.00"
     )
     CallFactory(started_at=at(20), outcome="booked", sentiment="positive", load=chicago)
     CallFactory(started_at=at(20, 15), outcome="booked", sentiment="neutral", load=atlanta)
@@ -91,8 +92,8 @@ def test_agreement_figures(manager_client, sales_data):
     assert body["total_calls"] == 6
     assert body["agreements"] == 2
     assert body["average_rounds_to_agreement"] == 1.5
-    assert body["average_premium_pct"] == 2.5  # 0 % on L-1, 5 % on L-2
-    assert body["booked_value"] == "3050.00"
+    assert body["average_premium_pct"] == 1.5  # 0 % on L-1, 3 % on L-2
+    assert body["booked_value"] == "3030.00"
 
 
 def test_empty_period(manager_client):
@@ -104,11 +105,61 @@ def test_empty_period(manager_client):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"from": "yesterday"}, "from"), ({"to": "2026-13-01"}, "to"), ({"from": "2026-11-21", "to": "2026-11-20"}, "to")],
+    [
+        ({"from": "yesterday"}, "from"),
+        ({"to": "2026-13-01"}, "to"),
+        ({"from": "2026-11-21", "to": "2026-11-20"}, "to"),
+        # The day after the last one, or a day's midnight in UTC, used to overflow: a 500.
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01"}, "from"),
+        ({"from": "1899-12-31", "to": "2026-11-20"}, "from"),
+        ({"from": "2026-11-01", "to": "3000-01-01"}, "to"),
+    ],
 )
 def test_bad_periods_are_400(manager_client, params, field):
     response = manager_client.get(METRICS, params)
-    assert response.status_code == 400 and field in response.json()["fields"]
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == 400 and body["code"] == "invalid" and body["detail"]
+    assert list(body["fields"]) == [field]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Chicago", "Asia/Tokyo"])
+def test_the_widest_period_is_answered_in_any_time_zone(manager_client, settings, zone):
+    settings.TIME_ZONE = zone
+    for url in (METRICS, "/api/v1/lanes/rates/", "/api/v1/logistics/metrics/"):
+        response = manager_client.get(url, {"from": "1900-01-01", "to": "2999-12-31"})
+        assert response.status_code == 200, (url, response.content)
+
+
+@pytest.mark.parametrize("zone", ["America/Chicago", "Asia/Tokyo"])
+@pytest.mark.parametrize(
+    ("url", "name", "value"),
+    [
+        ("/api/v1/logistics/metrics/", "to", "9999-12-31"),
+        ("/api/v1/logistics/metrics/", "from", "0001-01-01T00:00:00"),
+        ("/api/v1/logistics/metrics/", "to", "9999-12-31T23:59:59-05:00"),
+        ("/api/v1/carriers/123456/history/", "before", "0001-01-01T00:00:00"),
+        ("/api/v1/carriers/123456/history/", "before", "9999-12-31T23:59:59"),
+    ],
+)
+def test_every_period_parameter_refuses_days_out_of_range(admin_client_api, settings, zone, url, name, value):
+    """The same range (core.api.dates) on the other endpoints that take days or moments."""
+    settings.TIME_ZONE = zone
+    CarrierFactory(mc_number="123456")
+    response = admin_client_api.get(url, {name: value})
+    assert response.status_code == 400, response.content
+    assert response.json()["fields"] == {name: ["Must be between 1900-01-01 and 2999-12-31."]}
+
+
+@pytest.mark.parametrize("page", ["/dashboard/sales/", "/dashboard/dispatch/", "/dashboard/community/"])
+@pytest.mark.parametrize(("start", "end"), [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02")])
+def test_dashboard_periods_refuse_days_out_of_range(client, settings, page, start, end):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = client.get(page, {"period": "custom", "from": start, "to": end})
+    assert response.status_code == 400
+    assert "Must be between 1900-01-01 and 2999-12-31." in response.content.decode()
 
 
 def test_query_count_does_not_grow_with_calls(manager_client, sales_data, django_assert_num_queries):
@@ -129,4 +180,4 @@ def test_booked_loads_keep_posted_and_agreed_rates_apart(sales_data):
     chicago, atlanta = sales_data
     atlanta.refresh_from_db()
     assert atlanta.status == LoadStatus.BOOKED
-    assert atlanta.loadboard_rate == Decimal("1000.00") and atlanta.agreed_rate == Decimal("1050.00")
+    assert atlanta.loadboard_rate == Decimal("1000.00") and atlanta.agreed_rate == Decimal("1030.00")

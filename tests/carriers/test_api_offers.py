@@ -93,6 +93,49 @@ def test_ceiling_defaults_from_the_setting_and_is_never_in_the_answer(sales_agen
     assert "1100" not in response.content.decode()
 
 
+def answers(client, load_id, mc, asks):
+    return [
+        {key: body[key] for key in ("round", "decision", "counter_amount", "rounds_left")}
+        for body in (offer(client, load_id, mc, ask).json() for ask in asks)
+    ]
+
+
+CEILINGS = {"L-LOW": "2111.11", "L-MID": "2444.44", "L-HIGH": "3333.33"}
+
+
+def test_the_same_asks_get_the_same_counters_whatever_the_ceiling(sales_agent_client):
+    """The old rule countered halfway to the ceiling, so one absurd ask gave the ceiling away
+    (posted + 2 × (counter − posted)). Now counters follow the posted rate, the asks and the round."""
+    for load_id, ceiling in CEILINGS.items():
+        LoadFactory(load_id=load_id, loadboard_rate=Decimal("2000.00"), max_rate=Decimal(ceiling))
+    asks = ["9999.00", "9999.00"]
+    low, mid, high = (
+        answers(sales_agent_client, load_id, CarrierFactory().mc_number, asks)
+        for load_id in ("L-LOW", "L-MID", "L-HIGH")
+    )
+    first = {"round": 1, "decision": "counter", "counter_amount": "2060.00", "rounds_left": 2}  # 3 % in round 1
+    second = {"round": 2, "decision": "counter", "counter_amount": "2120.00", "rounds_left": 1}  # 6 % in round 2
+    assert mid == high == [first, second]
+    # Where the next counter would pass the ceiling, the answer is a reject, not a counter at the ceiling.
+    assert low == [first, {"round": 2, "decision": "reject", "counter_amount": None, "rounds_left": 0}]
+    body = sales_agent_client.get("/api/v1/negotiations/").content.decode()
+    assert not any(ceiling in body for ceiling in CEILINGS.values())
+
+
+def test_the_concession_schedule_is_an_operator_setting(sales_agent_client, load, carrier):
+    RuntimeSetting.objects.create(key="NEGOTIATION_CONCESSION_SCHEDULE_PCT", value=[1, 2.5])
+    counters = [offer(sales_agent_client, "L-10042", "123456", "2600.00").json()["counter_amount"] for _ in range(2)]
+    assert counters == ["2020.00", "2050.00"]
+
+
+@pytest.mark.parametrize("bad", [[], [3, "x"], [3, 101], [-1], "many", 5, [3] * 21])
+def test_a_bad_concession_schedule_is_refused(bad):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        RuntimeSetting(key="NEGOTIATION_CONCESSION_SCHEDULE_PCT", value=bad).full_clean()
+
+
 def test_max_rounds_is_an_operator_setting(sales_agent_client, load, carrier):
     RuntimeSetting.objects.create(key="NEGOTIATION_MAX_ROUNDS", value=1)
     body = offer(sales_agent_client, "L-10042", "123456", "2600.00").json()

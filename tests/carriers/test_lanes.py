@@ -41,10 +41,8 @@ def history():
     LoadFactory(origin_state="IL", destination_state="TX", equipment_type="reefer")  # still available
 
 
-def test_quartiles_match_hand_computed_values(history, sales_agent_client):
-    response = sales_agent_client.get(
-        RATES, {"origin_state": "il", "destination_state": "TX", "equipment_type": "reefer"}
-    )
+def test_quartiles_match_hand_computed_values(history, manager_client):
+    response = manager_client.get(RATES, {"origin_state": "il", "destination_state": "TX", "equipment_type": "reefer"})
     assert response.status_code == 200, response.content
     [lane] = response.json()
     assert lane["bookings"] == 5
@@ -52,21 +50,53 @@ def test_quartiles_match_hand_computed_values(history, sales_agent_client):
     assert lane["premium_pct"] == {"p25": 5.0, "p50": 10.0, "p75": 25.0}
 
 
-def test_all_lanes_busiest_first_and_the_period_counts(history, sales_agent_client):
-    lanes = sales_agent_client.get(RATES).json()
+def test_all_lanes_busiest_first_and_the_period_counts(history, manager_client):
+    lanes = manager_client.get(RATES).json()
     assert [(row["origin_state"], row["destination_state"], row["bookings"]) for row in lanes] == [
         ("IL", "TX", 5),
         ("GA", "FL", 1),
     ]
     today = timezone.localdate()
-    year = sales_agent_client.get(RATES, {"from": today - timedelta(days=365), "to": today}).json()
+    year = manager_client.get(RATES, {"from": today - timedelta(days=365), "to": today}).json()
     assert year[0]["bookings"] == 6 and year[0]["rate_per_mile"]["p75"] == 3.0
 
 
-def test_bad_lane_queries_are_refused(sales_agent_client):
-    response = sales_agent_client.get(RATES, {"origin_state": "ZZ", "from": "2026-02-30"})
+def test_bad_lane_queries_are_refused(manager_client):
+    response = manager_client.get(RATES, {"origin_state": "ZZ", "from": "2026-02-30"})
     assert response.status_code == 400
     assert set(response.json()["fields"]) == {"origin_state", "from"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"to": "9999-12-31"}, "to"),  # the day after overflowed: a 500
+        ({"from": "0001-01-01"}, "from"),
+        ({"from": "0001-01-01", "to": "9999-12-30"}, "from"),
+        ({"from": "2026-11-21", "to": "2026-11-20"}, "to"),
+    ],
+)
+def test_days_out_of_range_are_a_400_on_the_field(manager_client, params, field):
+    response = manager_client.get(RATES, params)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == 400 and body["code"] == "invalid" and field in body["fields"]
+
+
+@pytest.mark.parametrize("role_client", ["sales_agent_client", "dispatcher_client"])
+def test_lane_rates_need_the_ceiling_permission(history, request, role_client):
+    """With CEILING_AUTO_SUGGEST on, a lane's 75th percentile is the ceiling of its new loads."""
+    response = request.getfixturevalue(role_client).get(RATES)
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert "rate_per_mile" not in response.content.decode()
+
+
+def test_lane_rates_stay_in_the_published_schema(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/lanes/rates/"]["get"]
+    assert {"200", "403"} <= set(operation["responses"])
+    assert {parameter["name"] for parameter in operation["parameters"]} >= {"from", "to", "origin_state"}
 
 
 def test_ceiling_from_lane_history_never_below_posted(history, manager_client):
