@@ -6,6 +6,7 @@ from knox.models import AuthToken
 
 from core.errors import NotFound
 
+from .auth import forget_tokens
 from .models import TokenInfo
 
 
@@ -33,6 +34,20 @@ def tokens_revoke(*, tokens) -> int:
     digests = [token.digest for token in tokens]
     deleted, _ = AuthToken.objects.filter(digest__in=digests).delete()
     return deleted
+
+
+@transaction.atomic
+def user_tokens_revoke(*, user) -> int:
+    """Revoke every API token of ``user``: what a password change does (``accounts.signals``), so a
+    token taken with the old password, or handed out before it, stops working. Returns how many."""
+    digests = list(AuthToken.objects.filter(user=user).values_list("digest", flat=True))
+    if not digests:
+        return 0
+    # Deleting drops each token's cached identity (accounts.signals); drop it again once committed,
+    # in case a request that read the token before the commit cached it meanwhile.
+    _, per_model = AuthToken.objects.filter(digest__in=digests).delete()
+    transaction.on_commit(lambda: forget_tokens(digests))
+    return per_model.get(AuthToken._meta.label, 0)
 
 
 def tokens_purge_expired() -> int:

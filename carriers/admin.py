@@ -160,7 +160,7 @@ class LoadAdmin(LargeTableAdmin, BaseModelAdmin):
 
     @admin.display(description="suggested ceiling")
     def suggested_ceiling(self, obj):
-        if obj is None or obj.pk is None or obj.max_rate is not None:
+        if obj is None or obj._state.adding or obj.max_rate is not None:  # UUID keys are set before saving
             return "—"
         suggestion = lanes.suggest_ceiling(obj)
         return f"${suggestion.amount} — {suggestion.explanation}"

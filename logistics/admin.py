@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html, format_html_join
 
 from core.admin import BaseModelAdmin
 
@@ -134,11 +133,11 @@ class RouteAdmin(AppendOnlyAdmin):
 
 
 def _table(rows, columns):
-    head = "".join(f"<th>{c}</th>" for c in columns)
-    body = format_html_join(
-        "", "<tr>{}</tr>", ((mark_safe("".join(f"<td>{row.get(c, '')}</td>" for c in columns)),) for row in rows)
-    )
-    return mark_safe(f"<table><tr>{head}</tr>{body}</table>")
+    """An HTML table of ``rows`` (dicts); every cell is escaped here, whatever the caller passes."""
+    head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+    cells = (format_html_join("", "<td>{}</td>", ((row.get(c, ""),) for c in columns)) for row in rows)
+    body = format_html_join("", "<tr>{}</tr>", ((row,) for row in cells))
+    return format_html("<table><tr>{}</tr>{}</table>", head, body)
 
 
 @admin.register(Decision)
@@ -168,17 +167,11 @@ class DecisionAdmin(AppendOnlyAdmin):
             }
             for r in obj.plan.get("routes", [])
         ]
-        from django.utils.html import escape
-
-        rows = [{k: escape(v) for k, v in row.items()} for row in rows]
         return _table(rows, ["vehicle", "stops", "distance_km", "duration_min", "cost_kes"])
 
     @admin.display(description="orders left out")
     def left_out_readable(self, obj):
-        from django.utils.html import escape
-
-        rows = [{k: escape(v) for k, v in row.items()} for row in obj.left_out]
-        return _table(rows, ["order", "reason_text"])
+        return _table(obj.left_out, ["order", "reason_text"])
 
 
 @admin.register(OperationalOutcome)

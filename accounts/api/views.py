@@ -5,17 +5,17 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
-from rest_framework import generics, serializers, status
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api.serializers import InputSerializer
-from core.api.throttling import ScopedRateThrottle
 
 from ..auth import TokenAuthentication, last_used
 from ..models import TokenInfo
 from ..services import token_info_ensure, token_revoke
+from ..signin import SIGN_IN_THROTTLES
 from .serializers import TokenSerializer, UserSerializer
 
 
@@ -39,12 +39,15 @@ class LoginSerializer(InputSerializer):
 
 
 class LoginView(KnoxLoginView):
-    """Exchange a username and password for an API token (hashed at rest, expiring)."""
+    """Exchange a username and password for an API token (hashed at rest, expiring).
+
+    Attempts are throttled per client address and per username, and a username with repeated
+    failures is locked out for a while from any address (``accounts.signin``): 429 with
+    Retry-After, before any password is checked."""
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (ScopedRateThrottle,)
-    throttle_scope = "login"
+    throttle_classes = SIGN_IN_THROTTLES
 
     @extend_schema(
         request=LoginSerializer,
@@ -54,6 +57,7 @@ class LoginView(KnoxLoginView):
                 {"token": serializers.CharField(), "expiry": serializers.DateTimeField(), "user": UserSerializer()},
             ),
             400: OpenApiResponse(description="Wrong credentials or missing fields."),
+            429: OpenApiResponse(description="Too many sign-in attempts from this address or at this username."),
         },
     )
     def post(self, request, format=None):
@@ -62,6 +66,9 @@ class LoginView(KnoxLoginView):
         request.user = serializer.validated_data["user"]
         self.client_name = serializer.validated_data.get("client_name", "")
         return super().post(request, format=format)
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(wait, detail="Too many sign-in attempts.")
 
     def create_token(self):
         instance, token = super().create_token()

@@ -66,6 +66,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.signin.SignInGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -194,6 +196,7 @@ REST_FRAMEWORK = {
         "anon": env("THROTTLE_ANON_RATE", default="60/min"),
         "user": env("THROTTLE_USER_RATE", default="1200/min"),
         "login": env("THROTTLE_LOGIN_RATE", default="10/min"),
+        "login_username": env("THROTTLE_LOGIN_USERNAME_RATE", default="5/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # JSON only, strict and bounded (core.api.parsers); other content types get 415.
@@ -244,6 +247,41 @@ SPECTACULAR_SETTINGS = {
         "DeliveryResultEnum": "logistics.choices.DeliveryResult",
     },
 }
+
+# --- Content-Security-Policy ---------------------------------------------------------------
+# django-csp's middleware sends this on every response. Scripts come only from our own origin:
+# no inline <script>, no on*= attributes, no eval, so markup a user stored cannot run even where
+# escaping slipped. Pages pass data to scripts in json_script blocks or data-* attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Inline styles stay: ECharts' tooltips, htmx, Swagger UI, ReDoc and DRF's pages write them.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# --- Sign-in protection (accounts.signin) -------------------------------------------------
+# Reverse proxies in front of the app that append the address they were reached from to
+# X-Forwarded-For. With N the client is the Nth address from the right; 0 ignores the header (the
+# client could write it) and takes the connecting address. Behind one proxy (the usual) set 1, or
+# every client shares the proxy's address and its sign-in and request throttles (core.network).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+# Sign-in throttles are the REST_FRAMEWORK rates "login" (per address) and "login_username". On top,
+# this many failed sign-ins at one username within the window refuse that username, from any
+# address, for the lockout (known usernames or not).
+SIGN_IN_LOCKOUT_FAILURES = env.int("SIGN_IN_LOCKOUT_FAILURES", default=10)
+SIGN_IN_LOCKOUT_WINDOW_SECONDS = env.int("SIGN_IN_LOCKOUT_WINDOW_SECONDS", default=15 * 60)
+SIGN_IN_LOCKOUT_SECONDS = env.int("SIGN_IN_LOCKOUT_SECONDS", default=15 * 60)
+# DRF's sign-in page for the browsable API (/api-auth/); production leaves it out. Sessions from
+# /sign-in/ or /admin/ use the browsable API either way.
+API_BROWSABLE_LOGIN = env.bool("API_BROWSABLE_LOGIN", default=True)
 
 # --- Prometheus metrics at /metrics (core.metrics) ----------------------------------------
 PROMETHEUS_ENABLED = env.bool("PROMETHEUS_ENABLED", default=True)

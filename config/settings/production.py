@@ -40,3 +40,6 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# DRF's sign-in page (/api-auth/) is one more password form to guard; production leaves it out.
+API_BROWSABLE_LOGIN = env.bool("API_BROWSABLE_LOGIN", default=False)

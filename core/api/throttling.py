@@ -13,8 +13,12 @@ at a window's edge. A refused request is not counted, as with DRF's: a client wa
 
 from rest_framework import throttling
 
+from core.network import client_address
 
-def _count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | None = None) -> tuple[int, int]:
+
+def cache_count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | None = None) -> tuple[int, int]:
+    """Add ``delta`` to the counter ``key`` (created to live ``timeout`` seconds) and return its new
+    value with that of the counter ``peek`` (0 when absent)."""
     count = getattr(cache, "count", None)
     if count is not None:  # core.cache.RedisCache: one round trip
         return count(key, timeout, delta=delta, peek=peek)
@@ -28,6 +32,10 @@ def _count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | None = 
 
 
 class CountingThrottle(throttling.SimpleRateThrottle):
+    def get_ident(self, request):
+        # Never DRF's reading of X-Forwarded-For, which the client writes when NUM_PROXIES is unset.
+        return client_address(request)
+
     def allow_request(self, request, view):
         if self.rate is None:
             return True
@@ -39,11 +47,11 @@ class CountingThrottle(throttling.SimpleRateThrottle):
         self.elapsed = now / self.duration - window  # share of the current window gone by
         key = f"{self.key}:{window}"
         # A counter lives through its window and the next, where it is the previous one.
-        current, previous = _count(self.cache, key, 2 * self.duration + 1, peek=f"{self.key}:{window - 1}")
+        current, previous = cache_count(self.cache, key, 2 * self.duration + 1, peek=f"{self.key}:{window - 1}")
         self.current, self.previous = current, previous
         if current + previous * (1 - self.elapsed) <= self.num_requests:
             return True
-        _count(self.cache, key, 2 * self.duration + 1, delta=-1)
+        cache_count(self.cache, key, 2 * self.duration + 1, delta=-1)
         self.current -= 1
         return False
 

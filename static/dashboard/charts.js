@@ -16,13 +16,27 @@
   var TEXT = "#1f2328";
   var charts = [];
 
+  // ECharts writes what a tooltip formatter returns into the page as HTML, and names, cities and
+  // references are whatever users typed: every value a formatter below adds goes through text().
+  // ECharts' own formatters (the default tooltips, legend tooltips) encode what they show, and
+  // labels, legends and axes are drawn as SVG text, which is never read as markup.
+  function text(value) {
+    return echarts.format.encodeHTML(value === null || value === undefined ? "" : String(value));
+  }
+
+  // Every tooltip carries this class (the browser tests find the tooltip by it).
+  function tooltip(options) {
+    options.className = "chart-tooltip";
+    return options;
+  }
+
   function base(spec) {
     return {
       color: PALETTE,
       aria: { enabled: true, label: { description: spec.title } },
       animation: false,
       textStyle: { color: TEXT, fontFamily: "system-ui, sans-serif" },
-      tooltip: { trigger: "item" },
+      tooltip: tooltip({ trigger: "item" }),
     };
   }
 
@@ -34,7 +48,7 @@
     var option = base(spec);
     var series = spec.series || [];
     if (spec.kind === "bar" || spec.kind === "bar-line") {
-      option.tooltip = { trigger: "axis" };
+      option.tooltip = tooltip({ trigger: "axis" });
       option.legend = { top: 0, textStyle: { color: TEXT } };
       option.grid = { left: 44, right: 16, top: 36, bottom: 32 };
       option.xAxis = { type: "category", data: spec.categories, axisLabel: { color: TEXT, hideOverlap: true } };
@@ -45,7 +59,8 @@
       });
     } else if (spec.kind === "line") {
       // Days without a value stay gaps; each point is marked so a single day still shows.
-      option.tooltip = { trigger: "axis", valueFormatter: function (v) { return v === null || v === undefined ? "–" : v + (spec.unit || ""); } };
+      // ECharts encodes what valueFormatter returns, as it does the series names beside it.
+      option.tooltip = tooltip({ trigger: "axis", valueFormatter: function (v) { return v === null || v === undefined ? "–" : v + (spec.unit || ""); } });
       // One legend row per line under the chart: long names (planning policies) shortened, full in the tooltip.
       option.legend = {
         bottom: 0, left: 8, orient: "vertical", itemGap: 4,
@@ -59,9 +74,9 @@
       });
     } else if (spec.kind === "routes") {
       // A map-like plot: longitude across, latitude up; one line per route from the hub and back.
-      option.tooltip = { trigger: "item", formatter: function (p) {
-        return p.seriesType === "scatter" ? "Hub: " + p.data.name : p.data.route + " (" + p.seriesName + "): " + p.data.name;
-      } };
+      option.tooltip = tooltip({ trigger: "item", formatter: function (p) {
+        return p.seriesType === "scatter" ? "Hub: " + text(p.data.name) : text(p.data.route) + " (" + text(p.seriesName) + "): " + text(p.data.name);
+      } });
       option.legend = { top: 0, type: "scroll", textStyle: { color: TEXT } };
       option.grid = { left: 56, right: 24, top: 40, bottom: 36 };
       option.xAxis = { type: "value", scale: true, name: "Longitude", nameLocation: "middle", nameGap: 24,
@@ -87,7 +102,7 @@
         label: { show: true, position: "bottom", color: TEXT, fontWeight: "bold", formatter: "{b}" },
       }]);
     } else if (spec.kind === "hbar") {
-      option.tooltip = { trigger: "axis", axisPointer: { type: "shadow" } };
+      option.tooltip = tooltip({ trigger: "axis", axisPointer: { type: "shadow" } });
       // Category names wrap within a fixed margin rather than run off the left edge.
       option.grid = { left: 150, right: 48, top: series.length > 1 ? 32 : 8, bottom: 28 };
       if (series.length > 1) option.legend = { top: 0, textStyle: { color: TEXT } };
@@ -118,9 +133,11 @@
         labelLine: { show: true },
       }];
     } else if (spec.kind === "graph") {
-      option.tooltip = { trigger: "item", formatter: function (p) {
-        return p.dataType === "node" ? p.data.label + " (" + p.data.name + "): " + p.data.stateLabel : p.data.source + " needs " + p.data.target;
-      } };
+      option.tooltip = tooltip({ trigger: "item", formatter: function (p) {
+        return p.dataType === "node"
+          ? text(p.data.label) + " (" + text(p.data.name) + "): " + text(p.data.stateLabel)
+          : text(p.data.source) + " needs " + text(p.data.target);
+      } });
       option.series = [{
         type: "graph", layout: "none", roam: true, draggable: false,
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 9, symbolSize: 22,

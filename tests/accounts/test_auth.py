@@ -9,7 +9,6 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from core.api.throttling import ScopedRateThrottle
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +90,9 @@ def test_logout_revokes_only_this_token_and_logoutall_revokes_every_one(api_clie
         assert api_client.get(ME).status_code == 401
 
 
-def test_login_attempts_are_throttled(api_client, monkeypatch):
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"login": "3/min"})
+def test_login_attempts_are_throttled(api_client, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "login": "3/min"}}
     cache.clear()
     UserFactory(username="agent")
     statuses = [_login(api_client, password="wrong").status_code for _ in range(4)]

@@ -1,7 +1,9 @@
 """Users see their API tokens (never the raw token again) and revoke them one by one;
-administrators do the same for anyone in the admin."""
+administrators do the same for anyone in the admin; a password change, however it is made,
+revokes them all."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.utils import timezone
@@ -171,3 +173,111 @@ def test_a_mark_another_worker_wrote_spares_this_one_the_cache_for_a_minute(monk
         auth.record_use(token)
     assert shared.reads == 1
     assert shared.get(auth.last_used_key("d1")) == marked  # its mark stands, not rewritten
+
+
+# --- A password change revokes the user's API tokens (accounts.signals) ---------------------
+
+NEW_PASSWORD = "a brand new passphrase 42"
+
+
+@pytest.fixture
+def signed_in(agent, settings):
+    """Two API clients of ``agent`` (a sign-in token and a service token), each used once so that
+    its identity sits in the authentication cache."""
+    settings.API_AUTH_CACHE_SECONDS = 60
+    laptop, _ = _sign_in("agent", "laptop")
+    _, service_token = AuthToken.objects.create(user=agent, expiry=timedelta(days=90))
+    service = APIClient()
+    service.credentials(HTTP_AUTHORIZATION=f"Token {service_token}")
+    for client in (laptop, service):
+        assert client.get("/api/v1/auth/me/").status_code == 200
+    return laptop, service
+
+
+def _signed_out(*clients):
+    return all(client.get("/api/v1/auth/me/").status_code == 401 for client in clients)
+
+
+def test_changing_the_password_in_the_admin_revokes_every_token(agent, signed_in, admin_client):
+    response = admin_client.post(
+        f"/admin/accounts/user/{agent.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response["Location"] == f"/admin/accounts/user/{agent.pk}/change/"
+    assert _signed_out(*signed_in)
+    assert not AuthToken.objects.filter(user=agent).exists()
+    # The new password signs in as usual.
+    _sign_in_with(NEW_PASSWORD)
+
+
+def test_disabling_password_sign_in_in_the_admin_revokes_every_token(agent, signed_in, admin_client):
+    response = admin_client.post(
+        f"/admin/accounts/user/{agent.pk}/password/", {"usable_password": "false", "unset-password": "1"}
+    )
+    assert response["Location"] == f"/admin/accounts/user/{agent.pk}/change/"
+    assert _signed_out(*signed_in)
+
+
+def test_changepassword_command_revokes_every_token(agent, signed_in, monkeypatch):
+    import getpass
+
+    from django.core.management import call_command
+
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="Password: ", stream=None: NEW_PASSWORD)  # Django's prompt
+    call_command("changepassword", "agent", stdout=StringIO())
+    assert _signed_out(*signed_in)
+    _sign_in_with(NEW_PASSWORD)
+
+
+def test_set_password_and_save_revokes_every_token(agent, signed_in):
+    agent.set_password(NEW_PASSWORD)
+    agent.save()
+    assert _signed_out(*signed_in)
+
+
+def test_a_token_taken_after_the_change_keeps_working(agent, signed_in):
+    agent.set_password(NEW_PASSWORD)
+    agent.save()
+    fresh = _sign_in_with(NEW_PASSWORD)
+    agent.refresh_from_db()
+    agent.email = "agent@example.org"
+    agent.save()
+    assert fresh.get("/api/v1/auth/me/").status_code == 200
+
+
+def test_saves_that_keep_the_password_keep_the_tokens(agent, signed_in):
+    agent.first_name = "Jane"
+    agent.save()
+    agent.set_password(NEW_PASSWORD)
+    agent.save(update_fields=["first_name"])  # the new password is not saved, so nothing changed
+    assert all(client.get("/api/v1/auth/me/").status_code == 200 for client in signed_in)
+
+
+def test_a_password_rehashed_at_sign_in_is_no_change(agent, signed_in):
+    from django.contrib.auth.hashers import make_password
+
+    weak = make_password(PASSWORD, salt="x", hasher="md5")  # a salt too short: rehashed on sign-in
+    type(agent).objects.filter(pk=agent.pk).update(password=weak)
+    _sign_in("agent", "after the upgrade")
+    agent.refresh_from_db()
+    assert agent.password != weak  # it was rehashed
+    assert all(client.get("/api/v1/auth/me/").status_code == 200 for client in signed_in)
+
+
+def test_saving_a_user_whose_password_was_already_disabled_keeps_the_tokens(agent):
+    agent.set_unusable_password()
+    agent.save()  # disables password sign-in: revokes what there was
+    _, token = AuthToken.objects.create(user=agent)
+    service = APIClient()
+    service.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    agent.first_name = "Service"
+    agent.save()
+    assert service.get("/api/v1/auth/me/").status_code == 200
+
+
+def _sign_in_with(password):
+    client = APIClient()
+    response = client.post("/api/v1/auth/login/", {"username": "agent", "password": password})
+    assert response.status_code == 200, response.json()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    return client

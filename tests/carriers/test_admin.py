@@ -228,3 +228,9 @@ def test_staff_without_the_ceiling_permission_never_see_it_in_the_admin(admin_we
     # Filtering the change list on the ceiling (?max_rate__gte=…) would find it by counting matches.
     for lookup in ({"max_rate__gte": "2300"}, {"max_rate": "2345.67"}, {"max_rate__isnull": "true"}):
         assert staff.get(changelist, lookup).status_code == 400, lookup
+
+
+def test_the_load_add_form_opens(admin_client):
+    # A new load already has its UUID: the suggested ceiling must not take it for a saved one.
+    response = admin_client.get("/admin/carriers/load/add/")
+    assert response.status_code == 200

@@ -164,7 +164,9 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     page.evaluate("window.__stillHere = true")
     page.get_by_role("link", name="Today", exact=True).click()
     page.wait_for_url(re.compile(r"period=today"))
-    page.wait_for_function("document.querySelector('[data-period=today]').getAttribute('aria-current') === 'true'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-period=today]').getAttribute('aria-current') === 'true'"
+    )
     day = api(page, "/api/v1/metrics/carrier-sales/", **{"from": today.isoformat(), "to": today.isoformat()})
     assert shown(page, "total_calls") == str(day["total_calls"]) == "2"
     assert page.evaluate("window.__stillHere") is True
@@ -177,14 +179,14 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     page.wait_for_url(re.compile(r"period=custom"))
     quarter = api(page, "/api/v1/metrics/carrier-sales/", **{"from": start.isoformat(), "to": today.isoformat()})
     page.wait_for_function(
-        f"document.querySelector('[data-metric=total_calls]').textContent.trim() === '{quarter['total_calls']}'"
+        f"() => document.querySelector('[data-metric=total_calls]').textContent.trim() === '{quarter['total_calls']}'"
     )
     assert page.evaluate("window.__stillHere") is True
 
     # Back restores the earlier period from the server.
     page.go_back()
     page.wait_for_url(re.compile(r"period=today"))
-    page.wait_for_function("document.querySelector('[data-metric=total_calls]').textContent.trim() === '2'")
+    page.wait_for_function("() => document.querySelector('[data-metric=total_calls]').textContent.trim() === '2'")
 
     # Overview: one tile per area with its headline numbers.
     page.get_by_role("link", name="Overview").click()
@@ -227,7 +229,7 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     # Following a dependency swaps the panel for that service.
     page.locator("[data-list=needs]").get_by_role("link", name="db").click()
     page.wait_for_url(re.compile(r"/services/db/$"))
-    page.wait_for_function("document.querySelector('[data-selected-service]').dataset.selectedService === 'db'")
+    page.wait_for_function("() => document.querySelector('[data-selected-service]').dataset.selectedService === 'db'")
     assert page.locator('[data-service="db"]').get_attribute("aria-current") == "true"
     assert page.locator('[data-service="router"]').get_attribute("aria-current") is None
 
@@ -260,7 +262,9 @@ def test_a_manager_opens_every_page_and_sees_the_api_numbers(browse, data):
     page.evaluate("window.__stillHere = true")
     page.get_by_role("link", name="30 days", exact=True).click()
     page.wait_for_url(re.compile(r"/dashboard/dispatch/\?period=30"))
-    page.wait_for_function("document.querySelector('[data-period=\"30\"]').getAttribute('aria-current') === 'true'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-period=\"30\"]').getAttribute('aria-current') === 'true'"
+    )
     month = api(
         page,
         "/api/v1/metrics/logistics/",
