@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate seed clean test-browser fuzz worker beat bench
+.PHONY: run test test-fast lint migrate seed clean test-browser fuzz worker beat bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,14 @@ test: lint
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
-# Only the dashboard's browser tests (Chromium); screenshots land in screenshots/.
+# The quick loop while developing: everything but the browser, fuzzing, cluster and slow tests
+# (pyproject.toml's markers). `make test` runs them all.
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not browser and not fuzz and not cluster and not slow"
+
+# Only the browser tests (Chromium); screenshots land in screenshots/.
 test-browser: $(VENV)/.installed-test
-	$(BIN)/pytest tests/dashboard/test_browser.py
+	$(BIN)/pytest -m browser
 
 # A longer, random schema-driven fuzzing round (tests/contract): FUZZ_EXAMPLES per operation,
 # with the coverage phase. Run it on PostgreSQL: DATABASE_URL=postgres://... make fuzz

@@ -21,7 +21,7 @@ from core import runtime
 from tests.carriers.test_rollups import assert_metrics_match
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 NOW = datetime(2026, 10, 14, 15, 30, tzinfo=UTC)  # a Wednesday afternoon
 DAYS = 21  # enough bookings on every lane for its history to suggest ceilings; quick to replay

@@ -1,9 +1,9 @@
 """Carrier verification through the real HTTP client against a QCMobile look-alike."""
 
-import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from carriers import fmcsa
@@ -114,11 +114,10 @@ def test_unexpected_answers_are_503_never_a_guess(fmcsa, sales_agent_client, kin
 def test_a_hanging_fmcsa_times_out_with_503(fmcsa, sales_agent_client, settings):
     settings.FMCSA_TIMEOUT_SECONDS = 0.3
     fmcsa.on("555555", "hang")
-    started = time.monotonic()
     response = verify(sales_agent_client, "555555")
+    # The answer names the timeout: the client gave up rather than waiting for the server to hang up.
     assert response.status_code == 503
     assert "in time" in response.json()["detail"]
-    assert time.monotonic() - started < 2
 
 
 def test_transient_failure_is_retried(fmcsa, sales_agent_client, settings):
@@ -170,9 +169,10 @@ def test_circuit_opens_after_repeated_failures_and_closes_after_reset(fmcsa, sal
     response = verify(sales_agent_client, "777777")
     assert response.status_code == 503 and "paused" in response.json()["detail"]
     assert fmcsa.count("777777") == 2  # failed fast, FMCSA not called
-    time.sleep(1.1)
     fmcsa.on("777777", "json", (200, docket_body(qc_carrier())))
-    assert verify(sales_agent_client, "777777").status_code == 200
+    # The circuit and its cache entry are timed by the clock: move it past the reset.
+    with time_machine.travel(timezone.now() + timedelta(seconds=1.5), tick=True):
+        assert verify(sales_agent_client, "777777").status_code == 200
     assert fmcsa.count("777777") == 3
 
 

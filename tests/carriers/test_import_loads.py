@@ -125,6 +125,7 @@ def test_unreadable_files_are_refused(tmp_path):
         call_command("import_loads", str(empty))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("start", ["fork", "spawn"])
 def test_large_files_are_checked_in_worker_processes_with_the_same_result(tmp_path, monkeypatch, start):

@@ -39,7 +39,7 @@ ON_SQLITE = connection.vendor == "sqlite"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or (5 if ON_SQLITE else 15))
 RANDOM = os.environ.get("FUZZ_RANDOM") == "1"
 
-pytestmark = [pytest.mark.django_db, pytest.mark.contract]
+pytestmark = [pytest.mark.django_db, pytest.mark.contract, pytest.mark.fuzz]
 
 
 @contextmanager

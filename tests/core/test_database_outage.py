@@ -23,6 +23,7 @@ from accounts import roles
 from tests.factories import UserFactory
 
 pytestmark = [
+    pytest.mark.cluster,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL"),
 ]

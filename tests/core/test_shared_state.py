@@ -18,7 +18,7 @@ from tests.factories import UserFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.cluster]
 
 
 def _redis_or_skip():

@@ -19,6 +19,8 @@ from tests.factories import UserFactory
 
 from .conftest import PASSWORD, make_community_data, make_dispatch_data, make_registry_data, make_sales_data
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser", "google-chrome")
 SCREENSHOTS = Path(os.environ.get("DASHBOARD_SCREENSHOTS", Path(__file__).resolve().parents[2] / "screenshots"))
 TIMEOUT_MS = 10_000

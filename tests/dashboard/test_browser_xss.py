@@ -20,6 +20,8 @@ from . import test_browser
 from .hostile import SHOWN, hostile_service, make_hostile_data
 from .test_browser import sign_in, wait_for_charts
 
+pytestmark = pytest.mark.browser
+
 # test_browser.py's fixtures: Debian's Chromium, and a page with its Watch on the live server.
 browser_type_launch_args = test_browser.browser_type_launch_args
 browse = test_browser.browse

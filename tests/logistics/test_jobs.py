@@ -44,6 +44,7 @@ def _reset_connections():
     app.amqp._producer_pool = None
 
 
+@pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_solves_a_queued_decision(redis_broker):
     from celery.contrib.testing.worker import start_worker
