@@ -5,6 +5,16 @@ from rest_framework.test import APIClient
 from accounts import roles
 from tests.factories import UserFactory
 
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests last. Their live server and browser live until the session ends (their threads
+    would make ``import_loads`` refuse to fork), and the live server empties the database when it
+    stops (data migrations' rows gone for the tests after). pytest may otherwise pull them forward
+    while grouping session-scoped parameters."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 PASSWORD = "correct horse battery staple"
 
 
