@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from core.models import BaseModel, SoftDeleteModel
+from core.models import BaseModel, SoftDeleteModel, audit_user
 
 from .choices import (
     Category,
@@ -257,6 +257,9 @@ class NotificationPreference(models.Model):
 
 
 class UseCase(ModeratedContent):
+    # The one audit key a read filters on: drafts are shown to whoever wrote them
+    # (``community.selectors.visible_use_cases``). A small table written by people, so it costs nothing.
+    created_by = audit_user(db_index=True)
     title = models.CharField(max_length=200)
     company = models.CharField(max_length=200)
     industry = models.CharField(max_length=100, db_index=True)

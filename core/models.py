@@ -33,30 +33,43 @@ class StaleVersionError(Conflict):
         )
 
 
+# The audit foreign keys carry no index by default: no read filters on them (rows are fetched by
+# their own keys and the user is joined by the users' primary key), while every index costs each
+# write, and the imports write 100,000s of rows. A model whose reads do filter on one keeps it
+# with ``audit_user(db_index=True)``; tests/core/test_indexes.py lists which do, and why.
+# Deleting a user (Admin only; users are normally deactivated) then sets these to NULL with one
+# sequential scan per column: see docs/architecture.md#audit-indexes.
+AUDIT_USER_FIELDS = ("created_by", "updated_by", "deleted_by")
+
+
+def audit_user(*, db_index: bool = False) -> models.ForeignKey:
+    """The who-did-it foreign key of the audit fields (``created_by``, ``updated_by``, ``deleted_by``)."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=db_index,
+    )
+
+
 class BaseModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Defaults rather than auto_now*, so fixtures may omit them and loaddata still works.
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    created_by = audit_user()
+    updated_by = audit_user()
     version = models.PositiveIntegerField(default=1, editable=False)
 
-    history = HistoricalRecords(inherit=True, history_manager=HistoryManager, get_user=history_user)
+    # History rows copy the audit keys without a constraint and nothing looks them up, so their
+    # copies carry no index either. ``history_user`` keeps simple_history's index: deleting a user
+    # sets it to NULL on every history table, the largest tables there are.
+    history = HistoricalRecords(
+        inherit=True, history_manager=HistoryManager, get_user=history_user, no_db_index=list(AUDIT_USER_FIELDS)
+    )
 
     class Meta:
         abstract = True
@@ -164,14 +177,7 @@ AllObjectsManager = models.Manager.from_queryset(SoftDeleteQuerySet)
 
 class SoftDeleteModel(BaseModel):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False, db_index=True)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    deleted_by = audit_user()
 
     objects = AliveManager()
     all_objects = AllObjectsManager()
