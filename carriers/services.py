@@ -8,7 +8,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -18,7 +17,7 @@ from core.bulk import create_rows_with_history, existing_values
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.history import record_history, update_with_history
-from core.services import on_delete
+from core.services import model_create, model_update, on_delete
 
 from . import fmcsa, lanes, rollups
 from .choices import (
@@ -164,24 +163,11 @@ def _mc(value) -> str:
         raise Invalid({"mc_number": [str(exc)]}) from None
 
 
-def _save_carrier(carrier: Carrier) -> None:
-    if Carrier.objects.filter(mc_number=carrier.mc_number).exclude(pk=carrier.pk).exists():
-        raise Invalid({"mc_number": [MC_TAKEN]})
-    try:
-        with transaction.atomic():
-            carrier.save()
-    except IntegrityError as exc:
-        if Carrier.objects.filter(mc_number=carrier.mc_number).exclude(pk=carrier.pk).exists():
-            raise Invalid({"mc_number": [MC_TAKEN]}) from exc
-        raise
-
-
 @transaction.atomic
 def carrier_create(*, mc_number: str, **fields) -> Carrier:
     """Register a carrier by hand; it is not eligible until FMCSA verifies it."""
-    carrier = Carrier(mc_number=_mc(mc_number), **fields)
-    _save_carrier(carrier)
-    return carrier
+    data = {"mc_number": _mc(mc_number), **fields}
+    return model_create(model=Carrier, data=data, unique_messages={"mc_number": MC_TAKEN})
 
 
 @transaction.atomic
@@ -191,11 +177,9 @@ def carrier_update(*, carrier: Carrier, **fields) -> Carrier:
     if "mc_number" in fields:
         fields["mc_number"] = _mc(fields["mc_number"])
         if fields["mc_number"] != carrier.mc_number:
-            for name, empty in VERIFICATION_FIELDS.items():
-                setattr(carrier, name, empty() if callable(empty) else empty)
-    for name, value in fields.items():
-        setattr(carrier, name, value)
-    _save_carrier(carrier)
+            # VERIFICATION_FIELDS are not editable, so the caller's fields never name them.
+            fields |= {name: empty() if callable(empty) else empty for name, empty in VERIFICATION_FIELDS.items()}
+    model_update(instance=carrier, data=fields, unique_messages={"mc_number": MC_TAKEN})
     return carrier
 
 
@@ -216,51 +200,28 @@ def carrier_delete(*, instance: Carrier) -> None:
 # --- Loads --------------------------------------------------------------------------------
 
 
-def _apply_status(load: Load, status: str):
+def _status_changes(load: Load, status: str) -> dict:
+    """The columns a hand-made status change writes (none when the status stays)."""
     if status == load.status:
-        return
+        return {}
     allowed = LOAD_STATUS_TRANSITIONS.get(load.status, set())
     if status not in allowed:
         raise Invalid({"status": [f"A {load.get_status_display().lower()} load cannot be set to {status} by hand."]})
     if status == LoadStatus.AVAILABLE:
         # Back on the board: the previous booking no longer holds.
-        load.booked_carrier = None
-        load.agreed_rate = None
-        load.booked_at = None
-    load.status = status
+        return {"status": status, "booked_carrier": None, "agreed_rate": None, "booked_at": None}
+    return {"status": status}
 
 
 LOAD_ID_TAKEN = "A load with this load ID already exists."
 
 
-def _check_load(load: Load) -> None:
-    try:
-        load.clean()
-    except ValidationError as exc:
-        raise Invalid.from_django(exc) from None
-
-
-def _save_load(load: Load) -> None:
-    if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
-        raise Invalid({"load_id": [LOAD_ID_TAKEN]})
-    try:
-        with transaction.atomic():
-            load.save()
-    except IntegrityError as exc:  # posted by someone else at the same moment
-        if Load.objects.filter(load_id=load.load_id).exclude(pk=load.pk).exists():
-            raise Invalid({"load_id": [LOAD_ID_TAKEN]}) from exc
-        raise
-
-
 @transaction.atomic
 def load_create(**fields) -> Load:
     fields.pop("status", None)  # a new load is always available
-    load = Load(**fields)
-    if load.max_rate is None and runtime.get("CEILING_AUTO_SUGGEST"):
-        load.max_rate = lanes.suggest_ceiling(load).amount
-    _check_load(load)
-    _save_load(load)
-    return load
+    if fields.get("max_rate") is None and runtime.get("CEILING_AUTO_SUGGEST"):
+        fields["max_rate"] = lanes.suggest_ceiling(Load(**fields)).amount
+    return model_create(model=Load, data=fields, unique_messages={"load_id": LOAD_ID_TAKEN})
 
 
 @transaction.atomic
@@ -270,11 +231,9 @@ def load_update(*, load: Load, **fields) -> Load:
     status = fields.pop("status", None)
     previous_status = load.status
     counted_by = {name: getattr(load, name) for name in (*rollups.LANE_FIELDS, *rollups.AGREEMENT_FIELDS)}
-    for name, value in fields.items():
-        setattr(load, name, value)
     if status is not None:
-        _apply_status(load, status)
-    _check_load(load)
+        fields |= _status_changes(load, status)
+    model_update(instance=load, data=fields, unique_messages={"load_id": LOAD_ID_TAKEN})
     if load.status == LoadStatus.AVAILABLE and previous_status != LoadStatus.AVAILABLE:
         # Re-posted: the carrier who held it let it go; those who lost the race may try again.
         negotiations = Negotiation.objects.filter(load=load)
@@ -285,7 +244,6 @@ def load_update(*, load: Load, **fields) -> Load:
         update_with_history(
             negotiations.filter(status=NegotiationStatus.BOOKED), status=NegotiationStatus.CLOSED, reason=reason
         )
-    _save_load(load)
     rollups.load_changed(load, [name for name, value in counted_by.items() if getattr(load, name) != value])
     return load
 
@@ -350,6 +308,7 @@ def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
         "updated_at": now,
         "updated_by": get_current_user(),
     }
+    # race-safe conditional write: only a load still available at this version is booked, by one carrier
     won = Load.objects.filter(pk=load.pk, status=LoadStatus.AVAILABLE, version=load.version).update(
         **booked, version=F("version") + 1
     )
@@ -532,9 +491,7 @@ def follow_up_update(*, follow_up: FollowUp, **fields) -> FollowUp:
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.is_done:
         raise Conflict("This follow-up is done; it can no longer be changed.", code="already_done")
-    for name, value in fields.items():
-        setattr(follow_up, name, value)
-    follow_up.save()
+    model_update(instance=follow_up, data=fields)
     return follow_up
 
 
@@ -548,9 +505,7 @@ def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
             f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
             code="already_done",
         )
-    follow_up.done_at = timezone.now()
-    follow_up.done_by = get_current_user()
-    follow_up.save()
+    model_update(instance=follow_up, data={"done_at": timezone.now(), "done_by": get_current_user()})
     return follow_up
 
 

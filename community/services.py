@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.services import on_delete, on_restore
+from core.history import update_with_history
+from core.services import model_create, model_update, on_delete, on_restore
 
 from . import markdown
 from .choices import (
@@ -70,13 +71,6 @@ def _require_edit(user, obj) -> None:
         raise Forbidden(f"Only the author or a moderator may change this {obj._meta.verbose_name}.", code="not_author")
 
 
-def _full_clean(instance, exclude=()) -> None:
-    try:
-        instance.full_clean(exclude=list(exclude))
-    except ValidationError as exc:
-        raise Invalid.from_django(exc) from None
-
-
 def _tags(names: Iterable[str]) -> list[Tag]:
     cleaned = sorted({str(name).strip().lower() for name in names if str(name).strip()})
     if len(cleaned) > MAX_TAGS:
@@ -106,20 +100,15 @@ def _lock(model, pk):
         raise NotFound(f"No such {model._meta.verbose_name}.") from None
 
 
-def _save_fields(instance, fields: Iterable[str]) -> None:
-    """Save only these fields (plus the audit fields), so counters kept by UPDATEs are never
-    overwritten from this copy."""
-    instance.save(update_fields=list(dict.fromkeys(fields)))
-
-
 # --- Soft delete with a reason --------------------------------------------------------------
 
 
-def _mark_deleted(instance: ModeratedContent, reason: str) -> None:
-    instance.deleted_at = timezone.now()
-    instance.deleted_by = get_current_user()
-    instance.deleted_reason = reason[:500]
-    instance.save(update_fields=["deleted_at", "deleted_by", "deleted_reason"])
+def _mark_deleted(instance: ModeratedContent, reason: str, **changes) -> None:
+    # A lifecycle write, like SoftDeleteModel.delete(): never refused by the row's own rules.
+    changes |= {"deleted_at": timezone.now(), "deleted_by": get_current_user(), "deleted_reason": reason[:500]}
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    instance.save(update_fields=list(changes))
 
 
 def _default_reason(instance) -> str:
@@ -143,14 +132,13 @@ def use_case_delete(*, instance: UseCase, reason: str | None = None) -> None:
 @on_delete(Reply)
 def reply_delete(*, instance: Reply, reason: str | None = None) -> None:
     was_best = instance.is_best_answer
+    _mark_deleted(instance, reason or _default_reason(instance), **({"is_best_answer": False} if was_best else {}))
+    # counter: replies on the post
+    Post.all_objects.filter(pk=instance.post_id).update(reply_count=F("reply_count") - 1)
     if was_best:
-        instance.is_best_answer = False
-        Reply.all_objects.filter(pk=instance.pk).update(is_best_answer=False)
-    _mark_deleted(instance, reason or _default_reason(instance))
-    changes = {"reply_count": F("reply_count") - 1}
-    if was_best:
-        changes["has_best_answer"] = False
-    Post.all_objects.filter(pk=instance.post_id).update(**changes)
+        update_with_history(
+            Post.all_objects.filter(pk=instance.post_id), has_best_answer=False, reason="best answer deleted"
+        )
 
 
 def _restore(instance: ModeratedContent) -> None:
@@ -174,6 +162,7 @@ def use_case_restore(*, instance: UseCase) -> None:
 @on_restore(Reply)
 def reply_restore(*, instance: Reply) -> None:
     _restore(instance)
+    # counter: replies on the post
     Post.all_objects.filter(pk=instance.post_id).update(reply_count=F("reply_count") + 1)
 
 
@@ -211,20 +200,18 @@ def post_create(
         raise Invalid({"status": ["A new post is a draft or published."]})
     if pinned and not is_moderator(actor or author):
         raise Forbidden("Only moderators pin posts.", code="not_moderator")
-    post = Post(
-        author=author,
-        title=_require_text("title", title).strip(),
-        body=_require_text("body", body),
-        body_html=markdown.render(body),
-        status=status,
-        pinned=pinned,
-    )
+    data = {
+        "author": author,
+        "title": _require_text("title", title).strip(),
+        "body": _require_text("body", body),
+        "body_html": markdown.render(body),
+        "status": status,
+        "pinned": pinned,
+    }
     if category is not None:
-        post.category = category
-    _full_clean(post)
-    tag_rows = _tags(tags)
-    post.save()
-    post.tags.set(tag_rows)
+        data["category"] = category
+    post = model_create(model=Post, data=data)
+    post.tags.set(_tags(tags))
     Subscription.objects.create(user=author, post=post)
     return post
 
@@ -246,23 +233,18 @@ def post_update(*, post: Post, actor, tags: Iterable[str] | None = None, **field
         raise Forbidden("Authors publish their drafts; closing, reopening and archiving are for moderators.")
     if not moderator and post.status in (PostStatus.CLOSED, PostStatus.ARCHIVED):
         raise Conflict(f"This post is {post.status}; only moderators may change it.", code="post_closed")
-    changed = []
-    for name, value in fields.items():
-        if name in ("title", "body"):
-            value = _require_text(name, value)
-            value = value.strip() if name == "title" else value
-        if getattr(post, name) != value:
-            setattr(post, name, value)
-            changed.append(name)
-    if "body" in changed:
-        post.body_html = markdown.render(post.body)
-        changed.append("body_html")
-    if "status" in changed and post.status == PostStatus.PUBLISHED and post.reply_count == 0:
-        post.last_activity_at = timezone.now()
-        changed.append("last_activity_at")
-    _full_clean(post)
-    if changed:
-        _save_fields(post, changed)
+    data = dict(fields)
+    for name in ("title", "body"):
+        if name in data:
+            data[name] = _require_text(name, data[name])
+    if "title" in data:
+        data["title"] = data["title"].strip()
+    if data.get("body", post.body) != post.body:
+        data["body_html"] = markdown.render(data["body"])
+    publishing_now = data.get("status", post.status) != post.status and data["status"] == PostStatus.PUBLISHED
+    if publishing_now and post.reply_count == 0:
+        data["last_activity_at"] = timezone.now()
+    model_update(instance=post, data=data)
     if tags is not None:
         post.tags.set(_tags(tags))
     return post
@@ -276,9 +258,7 @@ def post_set_status(*, post: Post, status: str) -> Post:
         raise NotFound("No such post.")
     if status not in PostStatus.values:
         raise Invalid({"status": [f"Unknown status {status!r}."]})
-    if post.status != status:
-        post.status = status
-        _save_fields(post, ["status"])
+    model_update(instance=post, data={"status": status})
     return post
 
 
@@ -287,9 +267,7 @@ def post_set_pinned(*, post: Post, pinned: bool) -> Post:
     post = _lock(Post, post.pk)
     if post.is_deleted:
         raise NotFound("No such post.")
-    if post.pinned != pinned:
-        post.pinned = pinned
-        _save_fields(post, ["pinned"])
+    model_update(instance=post, data={"pinned": pinned})
     return post
 
 
@@ -304,6 +282,7 @@ def post_view(*, post: Post, user) -> bool:
                 PostView.objects.create(post=post, user=user, day=today)
         except IntegrityError:
             return False
+        # counter: views of the post
         Post.all_objects.filter(pk=post.pk).update(view_count=F("view_count") + 1)
     return True
 
@@ -315,6 +294,9 @@ def post_view(*, post: Post, user) -> bool:
 class VoteResult:
     score: int
     value: int  # the member's vote now: 1, -1 or 0 for none
+
+
+VOTE_KEYS = ("user", "post", "reply")
 
 
 def _vote(*, user, target_model, target_pk, value) -> VoteResult:
@@ -337,9 +319,11 @@ def _vote(*, user, target_model, target_pk, value) -> VoteResult:
         if value == 0:
             existing.delete()
         elif existing is not None:
-            Vote.objects.filter(pk=existing.pk).update(value=value, updated_at=timezone.now())
+            # Who and what are the locked target and its voter: only the value is checked.
+            model_update(instance=existing, data={"value": value, "updated_at": timezone.now()}, exclude=VOTE_KEYS)
         else:
             Vote.objects.create(user=user, value=value, **key)
+        # counter: the target's score moves by the difference
         target_model.all_objects.filter(pk=target.pk).update(score=F("score") + (value - old))
         target.refresh_from_db(fields=["score"])
     return VoteResult(score=target.score, value=value)
@@ -374,10 +358,11 @@ def post_set_best_answer(*, post: Post, reply: Reply, actor) -> Post:
         raise Invalid({"reply": ["This reply belongs to another post."]}, code="reply_of_other_post")
     if reply.is_best_answer:
         return post
-    Reply.all_objects.filter(post=post, is_best_answer=True).update(is_best_answer=False)
-    Reply.all_objects.filter(pk=reply.pk).update(is_best_answer=True)
-    Post.all_objects.filter(pk=post.pk).update(has_best_answer=True)
-    post.has_best_answer = True
+    update_with_history(
+        Reply.all_objects.filter(post=post, is_best_answer=True), is_best_answer=False, reason="best answer replaced"
+    )
+    update_with_history(Reply.all_objects.filter(pk=reply.pk), is_best_answer=True, reason="chosen as best answer")
+    model_update(instance=post, data={"has_best_answer": True})
     if reply.author_id != actor.pk:
         Notification.objects.create(
             recipient_id=reply.author_id, kind=NotificationKind.BEST_ANSWER, post=post, reply=reply, actor=actor
@@ -392,9 +377,10 @@ def post_clear_best_answer(*, post: Post, actor) -> Post:
         raise NotFound("No such post.")
     if not (is_moderator(actor) or post.author_id == actor.pk):
         raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
-    Reply.all_objects.filter(post=post, is_best_answer=True).update(is_best_answer=False)
-    Post.all_objects.filter(pk=post.pk).update(has_best_answer=False)
-    post.has_best_answer = False
+    update_with_history(
+        Reply.all_objects.filter(post=post, is_best_answer=True), is_best_answer=False, reason="best answer cleared"
+    )
+    model_update(instance=post, data={"has_best_answer": False})
     return post
 
 
@@ -416,12 +402,14 @@ def reply_create(*, post: Post, author, body: str, parent: Reply | None = None) 
             raise Invalid({"parent": ["The reply answered belongs to another post."]}, code="parent_of_other_post")
         if parent.is_deleted:
             raise Invalid({"parent": ["The reply answered has been deleted."]})
-    reply = Reply(post=post, author=author, parent=parent, body=_require_text("body", body))
-    reply.body_html = markdown.render(body)
-    _full_clean(reply, exclude=["post", "author", "parent"])
-    reply.save()
-    now = timezone.now()
-    Post.all_objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_activity_at=now)
+    body = _require_text("body", body)
+    reply = model_create(
+        model=Reply,
+        data={"post": post, "author": author, "parent": parent, "body": body, "body_html": markdown.render(body)},
+        exclude=("post", "author", "parent"),  # the post locked and the parent checked above; the author acts
+    )
+    # counter: replies on the post (and the activity time that orders the listing, which moves with it)
+    Post.all_objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_activity_at=timezone.now())
     _notify_followers(post=post, reply=reply, author=author)
     return reply
 
@@ -436,9 +424,7 @@ def reply_update(*, reply: Reply, actor, body: str) -> Reply:
         raise Conflict(f"This post is {reply.post.status}; its replies can no longer be edited.", code="post_closed")
     body = _require_text("body", body)
     if body != reply.body:
-        reply.body = body
-        reply.body_html = markdown.render(body)
-        _save_fields(reply, ["body", "body_html"])
+        model_update(instance=reply, data={"body": body, "body_html": markdown.render(body)})
     return reply
 
 
@@ -502,12 +488,14 @@ def notification_mark_read(*, notification: Notification, user) -> Notification:
         raise NotFound("No such notification.")
     if notification.read_at is None:
         notification.read_at = timezone.now()
+        # race-safe conditional write: only an unread notification takes a read time
         Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
     return notification
 
 
 @transaction.atomic
 def notifications_mark_all_read(*, user) -> int:
+    # race-safe conditional write: only unread notifications take a read time
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=timezone.now())
 
 
@@ -559,20 +547,18 @@ def report_resolve(*, report: Report, resolution: str, actor, note: str = "") ->
     if resolution not in ReportResolution.values:
         raise Invalid({"resolution": [f"One of {', '.join(ReportResolution.values)}."]})
     now = timezone.now()
+    resolved = {"resolved_by": actor, "resolved_at": now, "resolution_note": note}
     if resolution == ReportResolution.HIDE:
         target = report.target
         if not target.is_deleted:
             content_hide(instance=target, reason=note or f"reported as {report.get_reason_display().lower()}")
         key = {"reply": report.reply} if report.reply_id else {"post": report.post}
         others = Report.objects.filter(status=ReportStatus.OPEN, **key).exclude(pk=report.pk)
-        others.update(status=ReportStatus.HIDDEN, resolved_by=actor, resolved_at=now, resolution_note=note)
-        report.status = ReportStatus.HIDDEN
+        update_with_history(others, status=ReportStatus.HIDDEN, **resolved)
+        status = ReportStatus.HIDDEN
     else:
-        report.status = ReportStatus.DISMISSED
-    report.resolved_by = actor
-    report.resolved_at = now
-    report.resolution_note = note
-    _save_fields(report, ["status", "resolved_by", "resolved_at", "resolution_note"])
+        status = ReportStatus.DISMISSED
+    model_update(instance=report, data={"status": status, **resolved})
     return report
 
 
@@ -601,22 +587,15 @@ def _set_detail(use_case: UseCase, detail) -> None:
     if errors:
         raise Invalid({f"detail.{name}": messages for name, messages in errors.items()}, code="invalid_detail")
     if current is None:
-        UseCaseDetail.objects.create(use_case=use_case, **parts)
-        return
-    changed = [name for name, value in parts.items() if getattr(current, name) != value]
-    for name in changed:
-        setattr(current, name, parts[name])
-    if changed:
-        _save_fields(current, changed)
+        model_create(model=UseCaseDetail, data={"use_case": use_case, **parts}, exclude=("use_case",))
+    else:
+        model_update(instance=current, data=parts, exclude=("use_case",))
 
 
 @transaction.atomic
 def use_case_create(*, tags: Iterable[str] = (), detail=None, **fields) -> UseCase:
-    use_case = UseCase(**fields)
-    _full_clean(use_case)
-    tag_rows = _tags(tags)
-    use_case.save()
-    use_case.tags.set(tag_rows)
+    use_case = model_create(model=UseCase, data=fields)
+    use_case.tags.set(_tags(tags))
     if detail is not None:
         _set_detail(use_case, detail)
     return use_case
@@ -646,12 +625,7 @@ def use_case_update(*, use_case: UseCase, actor, tags: Iterable[str] | None = No
     unknown = set(fields) - set(USE_CASE_FIELDS)
     if unknown:
         raise Invalid({name: ["This field cannot be changed here."] for name in sorted(unknown)})
-    changed = [name for name, value in fields.items() if getattr(use_case, name) != value]
-    for name in changed:
-        setattr(use_case, name, fields[name])
-    _full_clean(use_case)
-    if changed:
-        _save_fields(use_case, changed)
+    model_update(instance=use_case, data=fields)
     if tags is not None:
         use_case.tags.set(_tags(tags))
     if detail is not _UNSET:

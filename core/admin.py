@@ -15,7 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from . import runtime
 from .errors import DomainError, Invalid
 from .models import RuntimeSetting, SoftDeleteModel, StaleVersionError
-from .services import object_delete, object_restore
+from .services import model_create, model_update, object_delete, object_restore
 
 AUDIT_READONLY = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
 
@@ -167,13 +167,27 @@ class BaseModelAdmin(SimpleHistoryAdmin):
     rows that others reference are marked, not refused) and a restore action.
 
     An admin whose model has services overrides ``write(request, form, change)`` and calls
-    them with ``form.model_data()`` (add) or ``form.changes()`` (change)."""
+    them with ``form.model_data()`` (add) or ``form.changes()`` (change). One whose model has none
+    (tags, runtime settings) writes through the shared helper, as those services do."""
 
     def write(self, request, form: ServiceWriteForm, change: bool):
         """Write the validated form; return the saved row. Raise ``core.errors`` to refuse."""
-        form.instance.save()
+        return self.write_model(form, change)
+
+    def write_model(self, form: ServiceWriteForm, change: bool, **extra):
+        """The default write: ``core.services.model_create`` / ``model_update`` with the form's
+        fields (and ``extra`` ones it does not show), so the row is validated, stamped, versioned
+        and recorded exactly as the apps' services write theirs; then the form's many-to-many sets."""
+        data = form.changes() if change else form.model_data()
+        many = {f.name for f in self.model._meta.many_to_many}
+        data = {name: value for name, value in data.items() if name not in many} | extra
+        if change:
+            instance, _ = model_update(instance=self.current(form.instance), data=data)
+        else:
+            instance = model_create(model=self.model, data=data)
+        form.instance = instance
         form._save_m2m()
-        return form.instance
+        return instance
 
     def current(self, obj):
         """The row as stored now, locked until the write commits (the form has already copied
@@ -351,5 +365,5 @@ class RuntimeSettingAdmin(BaseModelAdmin):
     def write(self, request, form, change):
         spec = runtime.specs().get(form.instance.key)
         if spec is not None and not form.instance.description:
-            form.instance.description = spec.description
-        return super().write(request, form, change)
+            return self.write_model(form, change, description=spec.description)
+        return self.write_model(form, change)

@@ -11,6 +11,13 @@
 * ``interpret`` maps the solver's routes back onto vehicles and orders with times, distances and
   costs; ``check_plan`` is our own feasibility and cost check, run on every plan before it is stored.
 
+Time model. The solver takes integer durations, so it works in seconds with every travel and service
+time rounded *up* and every window end rounded *down* (window starts and departures up): whatever the
+solver believes on time is on time for real. The times we promise are never the solver's: ``interpret``
+recomputes each route's timeline from the unrounded road distances, and ``check_plan`` re-checks that
+timeline on unrounded times. Money in the solver is in cents, so a driver's cost per second stays an
+integer.
+
 No database access here: the same code plans from the API's snapshot and from benchmark files.
 """
 
@@ -28,11 +35,21 @@ from .choices import CompatibilityClass, LeftOutReason, Priority, compatibility_
 EARTH_RADIUS_KM = 6371.0088
 CLASS_ORDER = (CompatibilityClass.HAZARDOUS, CompatibilityClass.FRESH_FOOD, CompatibilityClass.GENERAL)
 PRIORITY_PRIZE_FACTOR = {Priority.NORMAL: 1.0, Priority.HIGH: 2.0}
-TOLERANCE = 1e-6
+TOLERANCE = 1e-6  # minutes (60 µs), kilometres, KES: float noise, not slack
+CAPACITY_TOLERANCE = 1e-9  # tonnes, m³
 
 
 class PlanningError(Exception):
-    """The plan breaks a rule (raised by ``check_plan``) or no plan could be made."""
+    """No plan could be made (or, as ``InfeasiblePlan``, the plan made breaks a rule)."""
+
+
+class InfeasiblePlan(PlanningError):
+    """``check_plan`` found a rule the plan breaks: a bug in our translation or the solver, never
+    something to store."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -95,17 +112,23 @@ class PlanCosts:
 
 @dataclass(frozen=True)
 class Units:
-    """Integer units the solver works in. Real plans: kilometres, minutes, kilograms/litres, KES.
-    Benchmarks with one-decimal distances use 10 per km and per minute, truncated."""
+    """Integer units the solver works in. Real plans: kilometres, seconds, kilograms/litres and KES
+    cents. Benchmarks with one-decimal distances use 10 per km, truncated, and their own money unit.
+    Durations are always rounded up (``durations``): the solver never believes a leg quicker than it is."""
 
     distance_per_km: int = 1
-    time_per_minute: int = 1
+    time_per_minute: int = 60
     load_per_unit: int = 1000
-    truncate: bool = False
+    money_per_kes: int = 100
+    truncate: bool = False  # distances only (the literature's convention); times are never truncated
 
     def to_int(self, values):
         scaled = np.asarray(values, dtype=np.float64)
         return (np.floor(scaled + 1e-9) if self.truncate else np.rint(scaled)).astype(np.int64)
+
+    def durations(self, minutes):
+        """Minutes → whole time units, rounded up (float noise of a millionth of a unit aside)."""
+        return np.ceil(np.asarray(minutes, dtype=np.float64) * self.time_per_minute - 1e-6).astype(np.int64)
 
 
 @dataclass
@@ -119,6 +142,10 @@ class Instance:
     distance: np.ndarray  # integer solver units
     duration: np.ndarray  # integer solver units
     screened_out: dict[int, str] = field(default_factory=dict)  # order position → reason
+
+    def travel_min(self, a: int, b: int) -> float:
+        """Unrounded driving minutes between two matrix positions (0 the hub, i + 1 order i)."""
+        return float(travel_minutes(self.km[a, b], self.costs))
 
     @property
     def routable(self) -> list[int]:
@@ -167,6 +194,11 @@ def road_km_matrix(points: np.ndarray, costs: PlanCosts) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1))) * costs.road_factor
 
 
+def travel_minutes(km, costs: PlanCosts):
+    """Unrounded driving time for a road distance: the time model every promise is made in."""
+    return np.asarray(km, dtype=np.float64) / costs.average_speed_kmh * 60
+
+
 def route_cost(vehicle: PlanVehicle, distance_km: float, duration_min: float, costs: PlanCosts) -> float:
     return (
         costs.fixed_cost_per_vehicle
@@ -181,7 +213,7 @@ def build_instance(
     points = np.array([(hub.latitude, hub.longitude)] + [(o.latitude, o.longitude) for o in orders], dtype=np.float64)
     km = road_km_matrix(points, costs)
     distance = units.to_int(km * units.distance_per_km)
-    duration = units.to_int(km / costs.average_speed_kmh * 60 * units.time_per_minute)
+    duration = units.durations(travel_minutes(km, costs))
     instance = Instance(hub, list(orders), list(vehicles), costs, units, km, distance, duration)
     instance.screened_out = _screen(instance)
     return instance
@@ -195,8 +227,8 @@ def _screen(instance: Instance) -> dict[int, str]:
     for cls in CLASS_ORDER:
         compatible = [v for v in instance.vehicles if v.carries(cls)]
         fleets[cls] = (
-            np.array([_load(v.capacity_weight, units) for v in compatible], dtype=np.int64),
-            np.array([_load(v.capacity_volume, units) for v in compatible], dtype=np.int64),
+            np.array([_capacity(v.capacity_weight, units) for v in compatible], dtype=np.int64),
+            np.array([_capacity(v.capacity_volume, units) for v in compatible], dtype=np.int64),
             np.array([_vehicle_tw_early(v, instance) for v in compatible], dtype=np.int64),
         )
     for i, order in enumerate(instance.orders):
@@ -204,29 +236,49 @@ def _screen(instance: Instance) -> dict[int, str]:
         if not len(weights):
             reasons[i] = LeftOutReason.NO_COMPATIBLE_VEHICLE
             continue
-        fitting = (weights >= _load(order.weight, units)) & (volumes >= _load(order.volume, units))
+        fitting = (weights >= _demand(order.weight, units)) & (volumes >= _demand(order.volume, units))
         if not fitting.any():
             reasons[i] = LeftOutReason.TOO_HEAVY
             continue
-        if departures[fitting].min() + instance.duration[0, i + 1] > _time(order.window_end_min, units):
+        opens, closes = _time_up(order.window_start_min, units), _time_down(order.window_end_min, units)
+        if departures[fitting].min() + instance.duration[0, i + 1] > closes or opens > closes:
             reasons[i] = LeftOutReason.WINDOW_UNREACHABLE
     return reasons
 
 
-def _load(value: float, units: Units) -> int:
-    return int(round(value * units.load_per_unit))
+# Loads round the same safe way: demands up, capacities down (exact for tonnes and m³ to three decimals).
+def _demand(value: float, units: Units) -> int:
+    return int(math.ceil(value * units.load_per_unit - 1e-6))
 
 
-def _time(minutes: float, units: Units) -> int:
-    return int(math.floor(minutes * units.time_per_minute + 1e-9))
+def _capacity(value: float, units: Units) -> int:
+    return int(math.floor(value * units.load_per_unit + 1e-6))
+
+
+# Moments the solver may not be earlier than (window starts, departures, service times) round up;
+# moments it may not be later than (window ends, the hub's closing) round down.
+def _time_up(minutes: float, units: Units) -> int:
+    return int(math.ceil(minutes * units.time_per_minute - 1e-6))
+
+
+def _time_down(minutes: float, units: Units) -> int:
+    return int(math.floor(minutes * units.time_per_minute + 1e-6))
+
+
+def _earliest_departure_min(vehicle: PlanVehicle, hub: PlanHub) -> float:
+    return max(hub.opens_min, vehicle.available_from_min, 0.0)
 
 
 def _vehicle_tw_early(vehicle: PlanVehicle, instance: Instance) -> int:
-    return _time(max(instance.hub.opens_min, vehicle.available_from_min, 0), instance.units)
+    return _time_up(_earliest_departure_min(vehicle, instance.hub), instance.units)
 
 
-def _prize(order: PlanOrder) -> int:
-    return int(round(order.price * PRIORITY_PRIZE_FACTOR.get(order.priority, 1.0)))
+def _money(kes: float, units: Units) -> int:
+    return int(round(kes * units.money_per_kes))
+
+
+def _prize(order: PlanOrder, units: Units) -> int:
+    return _money(order.price * PRIORITY_PRIZE_FACTOR.get(order.priority, 1.0), units)
 
 
 def class_problem(
@@ -238,17 +290,17 @@ def class_problem(
     index = [0] + [p + 1 for p in positions]
     sub = np.ix_(index, index)
     # Leaving an urgent order out must cost more than any plan that serves it: more than every
-    # other prize, every fixed cost and a return trip to each order at the dearest rate.
-    dearest = max((v.fuel_cost_per_km / units.distance_per_km for v in vehicles), default=1.0) + max(
-        (v.driver_cost_per_hour / 60 / units.time_per_minute for v in vehicles), default=1.0
+    # other prize, every fixed cost and a return trip to each order at the dearest rates.
+    distance_rate = max((_distance_rate(v, units) for v in vehicles), default=1) + 1
+    duration_rate = max((_duration_rate(v, units) for v in vehicles), default=1) + 1
+    legs = [p + 1 for p in positions]
+    reach = 2 * (
+        int(instance.distance[0, legs].sum()) * distance_rate + int(instance.duration[0, legs].sum()) * duration_rate
     )
-    reach = 2 * int(
-        instance.distance[0, [p + 1 for p in positions]].sum() + instance.duration[0, [p + 1 for p in positions]].sum()
-    )
-    urgent_prize = 1 + 10 * int(
-        sum(_prize(instance.orders[p]) for p in positions)
-        + instance.costs.fixed_cost_per_vehicle * len(vehicles)
-        + reach * (dearest + 1)
+    urgent_prize = 1 + 10 * (
+        sum(_prize(instance.orders[p], units) for p in positions)
+        + _money(instance.costs.fixed_cost_per_vehicle, units) * len(vehicles)
+        + reach
     )
     clients = []
     for local, p in enumerate(positions, start=1):
@@ -257,21 +309,21 @@ def class_problem(
         clients.append(
             solver.SolverClient(
                 location=local,
-                demand=(_load(order.weight, units), _load(order.volume, units)),
-                service=_time(order.service_min, units),
-                tw_early=max(0, _time(order.window_start_min, units)),
-                tw_late=_time(order.window_end_min, units),
-                prize=urgent_prize if urgent else _prize(order),
+                demand=(_demand(order.weight, units), _demand(order.volume, units)),
+                service=_time_up(order.service_min, units),
+                tw_early=max(0, _time_up(order.window_start_min, units)),
+                tw_late=_time_down(order.window_end_min, units),
+                prize=urgent_prize if urgent else _prize(order, units),
                 required=urgent and urgent_required,
             )
         )
     groups: dict[tuple, list[PlanVehicle]] = defaultdict(list)
     for vehicle in sorted(vehicles, key=lambda v: v.reference):
         key = (
-            _load(vehicle.capacity_weight, units),
-            _load(vehicle.capacity_volume, units),
-            int(round(vehicle.fuel_cost_per_km / units.distance_per_km)),
-            int(round(vehicle.driver_cost_per_hour / 60 / units.time_per_minute)),
+            _capacity(vehicle.capacity_weight, units),
+            _capacity(vehicle.capacity_volume, units),
+            _distance_rate(vehicle, units),
+            _duration_rate(vehicle, units),
             _vehicle_tw_early(vehicle, instance),
         )
         groups[key].append(vehicle)
@@ -280,18 +332,29 @@ def class_problem(
         solver.SolverVehicleType(
             count=len(groups[key]),
             capacity=(key[0], key[1]),
-            fixed_cost=int(round(instance.costs.fixed_cost_per_vehicle)),
+            fixed_cost=_money(instance.costs.fixed_cost_per_vehicle, units),
             unit_distance_cost=key[2],
             unit_duration_cost=key[3],
             tw_early=key[4],
-            tw_late=solver.UNBOUNDED if instance.hub.closes_min is None else _time(instance.hub.closes_min, units),
+            tw_late=solver.UNBOUNDED if instance.hub.closes_min is None else _time_down(instance.hub.closes_min, units),
         )
         for key in keys
     ]
     problem = solver.SolverProblem(
-        distance=instance.distance[sub], duration=instance.duration[sub], clients=clients, vehicle_types=vehicle_types
+        distance=instance.distance[sub],
+        duration=instance.duration[sub],
+        clients=clients,
+        vehicle_types=vehicle_types,
     )
     return problem, [groups[key] for key in keys]
+
+
+def _distance_rate(vehicle: PlanVehicle, units: Units) -> int:
+    return _money(vehicle.fuel_cost_per_km / units.distance_per_km, units)
+
+
+def _duration_rate(vehicle: PlanVehicle, units: Units) -> int:
+    return _money(vehicle.driver_cost_per_hour / 60 / units.time_per_minute, units)
 
 
 def plan(
@@ -367,7 +430,11 @@ def _solve_class(instance, positions, eligible, time_limit, max_iterations, seed
 def interpret(
     instance: Instance, positions: list[int], result: solver.SolverResult, pools: list[list[PlanVehicle]]
 ) -> list[PlannedRoute]:
-    """Solver routes → vehicles, ordered stops with arrival times, leg distances, totals and cost."""
+    """Solver routes → vehicles, ordered stops with arrival times, leg distances, totals and cost.
+
+    Only the order of the stops and the departure are the solver's. Each arrival (the moment service
+    starts: on arrival, or when the window opens) is recomputed from the unrounded travel times; the
+    solver's own times were rounded up, so these are never later than what it believed on time."""
     tpm = instance.units.time_per_minute
     next_vehicle = [0] * len(pools)
     routes = []
@@ -375,41 +442,45 @@ def interpret(
         pool = pools[sroute.vehicle_type]
         vehicle = pool[next_vehicle[sroute.vehicle_type]]
         next_vehicle[sroute.vehicle_type] += 1
-        stops, previous = [], 0
-        for sequence, (local, start) in enumerate(zip(sroute.clients, sroute.starts, strict=True), start=1):
+        departure = sroute.start_time / tpm
+        clock, previous, stops = departure, 0, []
+        for sequence, local in enumerate(sroute.clients, start=1):
             p = positions[local]
+            order = instance.orders[p]
+            arrival = max(clock + instance.travel_min(previous, p + 1), order.window_start_min)
             stops.append(
                 PlannedStop(
-                    order=instance.orders[p],
-                    sequence=sequence,
-                    arrival_min=start / tpm,
-                    leg_km=float(instance.km[previous, p + 1]),
+                    order=order, sequence=sequence, arrival_min=arrival, leg_km=float(instance.km[previous, p + 1])
                 )
             )
+            clock = arrival + order.service_min
             previous = p + 1
         return_km = float(instance.km[previous, 0])
+        end = clock + instance.travel_min(previous, 0)
         distance_km = sum(s.leg_km for s in stops) + return_km
-        duration_min = (sroute.end_time - sroute.start_time) / tpm
         routes.append(
             PlannedRoute(
                 vehicle=vehicle,
                 stops=stops,
-                start_min=sroute.start_time / tpm,
-                end_min=sroute.end_time / tpm,
+                start_min=departure,
+                end_min=end,
                 return_km=return_km,
                 distance_km=distance_km,
-                duration_min=duration_min,
-                cost=route_cost(vehicle, distance_km, duration_min, instance.costs),
+                duration_min=end - departure,
+                cost=route_cost(vehicle, distance_km, end - departure, instance.costs),
             )
         )
     return routes
 
 
 def check_plan(instance: Instance, plan_: Plan) -> None:
-    """Our own check of a plan, independent of the solver: raises ``PlanningError`` naming every
-    broken rule (capacity, compatibility, windows, one route per order and per vehicle, totals)."""
+    """Our own check of a plan, independent of the solver and of ``interpret``: raises
+    ``InfeasiblePlan`` naming every broken rule — capacity (exact loads), compatibility, one route
+    per order and per vehicle, totals, costs, and the timeline recomputed on unrounded travel times:
+    no departure before the hub opens or the vehicle is available, no arrival promised before it can
+    be reached or after the window closes, no return after the hub closes."""
     problems = []
-    units = instance.units
+    costs = instance.costs
     position = {order.id: i for i, order in enumerate(instance.orders)}
     seen_orders: set[str] = set()
     seen_vehicles: set[str] = set()
@@ -421,41 +492,57 @@ def check_plan(instance: Instance, plan_: Plan) -> None:
         seen_vehicles.add(v.id)
         if not route.stops:
             problems.append(f"{name}: route without stops")
-        weight = sum(_load(s.order.weight, units) for s in route.stops)
-        volume = sum(_load(s.order.volume, units) for s in route.stops)
-        if weight > _load(v.capacity_weight, units):
-            problems.append(f"{name}: {weight / units.load_per_unit} t over capacity {v.capacity_weight} t")
-        if volume > _load(v.capacity_volume, units):
-            problems.append(f"{name}: {volume / units.load_per_unit} m³ over capacity {v.capacity_volume} m³")
+        weight = sum(s.order.weight for s in route.stops)
+        volume = sum(s.order.volume for s in route.stops)
+        if weight > v.capacity_weight + CAPACITY_TOLERANCE:
+            problems.append(f"{name}: {weight:g} t over capacity {v.capacity_weight:g} t")
+        if volume > v.capacity_volume + CAPACITY_TOLERANCE:
+            problems.append(f"{name}: {volume:g} m³ over capacity {v.capacity_volume:g} m³")
         classes = {s.order.compatibility for s in route.stops}
         if len(classes) > 1:
             problems.append(f"{name}: mixes {', '.join(sorted(classes))}")
         for cls in classes:
             if not v.carries(cls):
                 problems.append(f"{name}: cannot carry {cls}")
-        # Recompute the timeline from the instance's own durations.
-        t = _vehicle_tw_early(v, instance)
-        t = max(t, int(round(route.start_min * units.time_per_minute)))
+        # The timeline, recomputed on unrounded times. A promise later than the earliest possible
+        # arrival is allowed (the driver waits); an earlier one is not.
+        earliest = max(instance.hub.opens_min, v.available_from_min, 0.0)
+        if route.start_min < earliest - TOLERANCE:
+            problems.append(f"{name}: leaves {earliest - route.start_min:.2f} min before the hub opens or it is free")
+        t = route.start_min
         previous = 0
         km = 0.0
         for stop in route.stops:
-            if stop.order.id in seen_orders:
-                problems.append(f"{stop.order.reference}: on more than one route")
-            seen_orders.add(stop.order.id)
-            here = position[stop.order.id] + 1
-            t += int(instance.duration[previous, here])
-            t = max(t, _time(stop.order.window_start_min, units))
-            if t > _time(stop.order.window_end_min, units):
-                problems.append(f"{stop.order.reference}: arrives after its window closes")
+            order = stop.order
+            if order.id in seen_orders:
+                problems.append(f"{order.reference}: on more than one route")
+            seen_orders.add(order.id)
+            here = position[order.id] + 1
+            t = max(t + float(instance.km[previous, here]) / costs.average_speed_kmh * 60, order.window_start_min)
+            if stop.arrival_min < t - TOLERANCE:
+                problems.append(f"{order.reference}: arrival promised {t - stop.arrival_min:.2f} min before it can be")
+            t = max(t, stop.arrival_min)
+            if t > order.window_end_min + TOLERANCE:
+                problems.append(
+                    f"{order.reference}: arrives {t - order.window_end_min:.2f} min after its window closes"
+                )
             if abs(stop.leg_km - instance.km[previous, here]) > TOLERANCE:
-                problems.append(f"{stop.order.reference}: leg distance does not match")
+                problems.append(f"{order.reference}: leg distance does not match")
             km += stop.leg_km
-            t += _time(stop.order.service_min, units)
+            t += order.service_min
             previous = here
+        t += float(instance.km[previous, 0]) / costs.average_speed_kmh * 60
+        if route.end_min < t - TOLERANCE:
+            problems.append(f"{name}: return promised {t - route.end_min:.2f} min before it can be")
+        t = max(t, route.end_min)
+        if instance.hub.closes_min is not None and t > instance.hub.closes_min + TOLERANCE:
+            problems.append(f"{name}: back {t - instance.hub.closes_min:.2f} min after the hub closes")
+        if abs(route.duration_min - (route.end_min - route.start_min)) > TOLERANCE:
+            problems.append(f"{name}: duration is not return minus departure")
         km += route.return_km
         if abs(km - route.distance_km) > TOLERANCE or abs(route.return_km - instance.km[previous, 0]) > TOLERANCE:
             problems.append(f"{name}: distance is not the sum of its legs")
-        expected = route_cost(v, route.distance_km, route.duration_min, instance.costs)
+        expected = route_cost(v, route.distance_km, route.duration_min, costs)
         if abs(expected - route.cost) > TOLERANCE * max(1.0, expected):
             problems.append(f"{name}: cost does not match the cost model")
     for order_id in plan_.left_out:
@@ -467,4 +554,4 @@ def check_plan(instance: Instance, plan_: Plan) -> None:
     if abs(plan_.total_cost - sum(r.cost for r in plan_.routes)) > TOLERANCE * max(1.0, plan_.total_cost):
         problems.append("total cost is not the sum of the routes")
     if problems:
-        raise PlanningError("; ".join(problems))
+        raise InfeasiblePlan(problems)

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, UUIDField, Value, When
 from django.utils import timezone
 
 from core.context import get_current_user
 from core.errors import Conflict, Invalid, NotFound
 from core.history import update_with_history
-from core.services import on_delete
+from core.services import model_create, model_update, on_delete
 
-from . import planning
+from . import planning, translation
 from .choices import (
     DecisionStatus,
     DecisionType,
@@ -50,47 +49,27 @@ def _money(value) -> Decimal:
     return Decimal(str(value)).quantize(MONEY)
 
 
-def _save(instance):
-    """Validate and save one row; rule breaks come back as ``Invalid`` with field messages."""
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        raise Invalid.from_django(exc) from exc
-    try:
-        with transaction.atomic():
-            instance.save()
-    except IntegrityError as exc:
-        raise Invalid({"non_field_errors": [f"The change breaks a database rule: {exc}"[:300]]}) from exc
-    return instance
-
-
-def _apply(instance, fields: dict):
-    for name, value in fields.items():
-        setattr(instance, name, value)
-    return _save(instance)
-
-
 # --- Reference data ---------------------------------------------------------------------------
 
 
 @transaction.atomic
 def hub_create(**fields) -> Hub:
-    return _save(Hub(**fields))
+    return model_create(model=Hub, data=fields)
 
 
 @transaction.atomic
 def hub_update(*, hub: Hub, **fields) -> Hub:
-    return _apply(hub, fields)
+    return model_update(instance=hub, data=fields)[0]
 
 
 @transaction.atomic
 def customer_create(**fields) -> Customer:
-    return _save(Customer(**fields))
+    return model_create(model=Customer, data=fields)
 
 
 @transaction.atomic
 def customer_update(*, customer: Customer, **fields) -> Customer:
-    return _apply(customer, fields)
+    return model_update(instance=customer, data=fields)[0]
 
 
 @on_delete(Customer)
@@ -109,7 +88,7 @@ def order_create(**fields) -> Order:
     fields.setdefault("status", OrderStatus.PENDING)
     if fields["status"] != OrderStatus.PENDING:
         raise Invalid({"status": ["New orders are pending; planning assigns them to routes."]})
-    return _save(Order(**fields))
+    return model_create(model=Order, data=fields)
 
 
 EDITABLE_ORDER_STATUSES = (OrderStatus.PENDING,)
@@ -124,7 +103,7 @@ def order_update(*, order: Order, **fields) -> Order:
     status = fields.get("status", order.status)
     if status not in (OrderStatus.PENDING, OrderStatus.CANCELLED):
         raise Invalid({"status": ["Only cancelling is done by hand; routes move orders on."]})
-    return _apply(order, fields)
+    return model_update(instance=order, data=fields)[0]
 
 
 @on_delete(Order)
@@ -136,7 +115,7 @@ def order_delete(*, instance: Order) -> None:
 
 @transaction.atomic
 def vehicle_create(**fields) -> Vehicle:
-    return _save(Vehicle(**fields))
+    return model_create(model=Vehicle, data=fields)
 
 
 @transaction.atomic
@@ -149,7 +128,7 @@ def vehicle_update(*, vehicle: Vehicle, **fields) -> Vehicle:
             "in transit and available.",
             code="vehicle_on_route",
         )
-    return _apply(vehicle, fields)
+    return model_update(instance=vehicle, data=fields)[0]
 
 
 @on_delete(Vehicle)
@@ -174,12 +153,12 @@ def cost_model_current() -> CostModel:
 
 @transaction.atomic
 def cost_model_create(**fields) -> CostModel:
-    return _save(CostModel(**fields))
+    return model_create(model=CostModel, data=fields)
 
 
 @transaction.atomic
 def cost_model_update(*, cost_model: CostModel, rates: list[dict] | None = None, **fields) -> CostModel:
-    cost_model = _apply(cost_model, fields)
+    cost_model, _ = model_update(instance=cost_model, data=fields)
     for rate in rates or ():
         rate_set(cost_model=cost_model, **rate)
     return cost_model
@@ -188,11 +167,12 @@ def cost_model_update(*, cost_model: CostModel, rates: list[dict] | None = None,
 @transaction.atomic
 def rate_set(*, cost_model: CostModel, vehicle_type: str, fuel_cost_per_km, driver_cost_per_hour) -> VehicleTypeRate:
     rate = VehicleTypeRate.objects.filter(cost_model=cost_model, vehicle_type=vehicle_type).first()
+    costs = {"fuel_cost_per_km": fuel_cost_per_km, "driver_cost_per_hour": driver_cost_per_hour}
     if rate is None:
-        rate = VehicleTypeRate(cost_model=cost_model, vehicle_type=vehicle_type)
-    rate.fuel_cost_per_km = fuel_cost_per_km
-    rate.driver_cost_per_hour = driver_cost_per_hour
-    return _save(rate)
+        return model_create(
+            model=VehicleTypeRate, data={"cost_model": cost_model, "vehicle_type": vehicle_type, **costs}
+        )
+    return model_update(instance=rate, data=costs)[0]
 
 
 def _rates(cost_model: CostModel) -> dict[str, tuple[float, float]]:
@@ -200,81 +180,6 @@ def _rates(cost_model: CostModel) -> dict[str, tuple[float, float]]:
 
 
 # --- Decisions --------------------------------------------------------------------------------
-
-
-def _minutes(moment: datetime | None, start: datetime) -> float:
-    if moment is None:
-        return 0.0
-    return (moment - start).total_seconds() / 60
-
-
-def _hub_opens_min(hub: Hub, start: datetime) -> float:
-    """Minutes from ``start`` until vehicles may leave the hub (0 while it is open)."""
-    local = timezone.localtime(start)
-    day = local.date()
-    for offset in range(3):
-        date = day + timedelta(days=offset)
-        opens = timezone.make_aware(datetime.combine(date, hub.opening_time), local.tzinfo)
-        closes = timezone.make_aware(datetime.combine(date, hub.closing_time), local.tzinfo)
-        if local < closes:
-            return max(0.0, (opens - local).total_seconds() / 60)
-    return 0.0
-
-
-def _order_snapshot(order: Order, start: datetime, default_service: int) -> dict:
-    return {
-        "id": str(order.pk),
-        "reference": order.reference,
-        "version": order.version,
-        "status": order.status,
-        "city": order.destination_city,
-        "latitude": order.destination_latitude,
-        "longitude": order.destination_longitude,
-        "weight_t": float(order.weight_t),
-        "volume_m3": float(order.volume_m3),
-        "window_start": order.window_start.isoformat(),
-        "window_end": order.window_end.isoformat(),
-        "window_start_min": round(_minutes(order.window_start, start), 3),
-        "window_end_min": round(_minutes(order.window_end, start), 3),
-        "service_min": order.service_minutes if order.service_minutes is not None else default_service,
-        "priority": order.priority,
-        "handling": order.handling,
-        "price_kes": float(order.price_kes),
-    }
-
-
-def _vehicle_snapshot(vehicle: Vehicle, start: datetime, rates: dict, cost_model: CostModel) -> dict:
-    fuel, driver = rates.get(
-        vehicle.vehicle_type, (float(cost_model.fuel_cost_per_km), float(cost_model.driver_cost_per_hour))
-    )
-    return {
-        "id": str(vehicle.pk),
-        "reference": vehicle.reference,
-        "version": vehicle.version,
-        "status": vehicle.status,
-        "vehicle_type": vehicle.vehicle_type,
-        "capacity_weight_t": float(vehicle.capacity_weight_t),
-        "capacity_volume_m3": float(vehicle.capacity_volume_m3),
-        "refrigerated": vehicle.refrigerated,
-        "hazmat_certified": vehicle.hazmat_certified,
-        "available_from_min": round(max(0.0, _minutes(vehicle.available_from, start)), 3),
-        "fuel_cost_per_km": fuel,
-        "driver_cost_per_hour": driver,
-    }
-
-
-def _cost_model_snapshot(cost_model: CostModel) -> dict:
-    return {
-        "id": str(cost_model.pk),
-        "version": cost_model.version,
-        "average_speed_kmh": cost_model.average_speed_kmh,
-        "road_factor": cost_model.road_factor,
-        "default_service_minutes": cost_model.default_service_minutes,
-        "fixed_cost_per_vehicle": float(cost_model.fixed_cost_per_vehicle),
-        "fuel_cost_per_km": float(cost_model.fuel_cost_per_km),
-        "driver_cost_per_hour": float(cost_model.driver_cost_per_hour),
-        "rates": {k: {"fuel_cost_per_km": f, "driver_cost_per_hour": d} for k, (f, d) in _rates(cost_model).items()},
-    }
 
 
 def _unknown(ids, found) -> list[str]:
@@ -380,16 +285,10 @@ def decision_create(
     rates = _rates(cost_model)
     snapshot = {
         "planning_start": start.isoformat(),
-        "hub": {
-            "id": str(hub.pk),
-            "name": hub.name,
-            "latitude": hub.latitude,
-            "longitude": hub.longitude,
-            "opens_min": round(_hub_opens_min(hub, start), 3),
-        },
-        "cost_model": _cost_model_snapshot(cost_model),
-        "orders": [_order_snapshot(o, start, cost_model.default_service_minutes) for o in orders],
-        "vehicles": [_vehicle_snapshot(v, start, rates, cost_model) for v in vehicles],
+        "hub": translation.hub_snapshot(hub, start),
+        "cost_model": translation.cost_model_snapshot(cost_model, rates),
+        "orders": [translation.order_snapshot(o, start, cost_model.default_service_minutes) for o in orders],
+        "vehicles": [translation.vehicle_snapshot(v, start, rates, cost_model) for v in vehicles],
         "replaced_routes": [
             {"id": str(r.pk), "reference": r.reference, "vehicle_id": str(r.vehicle_id)} for r in replaced
         ],
@@ -409,88 +308,10 @@ def decision_create(
     return decision
 
 
-def instance_from_snapshot(snapshot: dict) -> planning.Instance:
-    cm = snapshot["cost_model"]
-    hub = snapshot["hub"]
-    return planning.build_instance(
-        hub=planning.PlanHub(hub["latitude"], hub["longitude"], hub["opens_min"]),
-        orders=[
-            planning.PlanOrder(
-                id=o["id"],
-                reference=o["reference"],
-                latitude=o["latitude"],
-                longitude=o["longitude"],
-                weight=o["weight_t"],
-                volume=o["volume_m3"],
-                window_start_min=o["window_start_min"],
-                window_end_min=o["window_end_min"],
-                service_min=o["service_min"],
-                priority=o["priority"],
-                handling=o["handling"],
-                price=o["price_kes"],
-                city=o["city"],
-            )
-            for o in snapshot["orders"]
-        ],
-        vehicles=[
-            planning.PlanVehicle(
-                id=v["id"],
-                reference=v["reference"],
-                vehicle_type=v["vehicle_type"],
-                capacity_weight=v["capacity_weight_t"],
-                capacity_volume=v["capacity_volume_m3"],
-                refrigerated=v["refrigerated"],
-                hazmat_certified=v["hazmat_certified"],
-                available_from_min=v["available_from_min"],
-                fuel_cost_per_km=v["fuel_cost_per_km"],
-                driver_cost_per_hour=v["driver_cost_per_hour"],
-            )
-            for v in snapshot["vehicles"]
-        ],
-        costs=planning.PlanCosts(
-            average_speed_kmh=cm["average_speed_kmh"],
-            road_factor=cm["road_factor"],
-            fixed_cost_per_vehicle=cm["fixed_cost_per_vehicle"],
-        ),
-    )
-
-
-def plan_to_json(plan: planning.Plan, start: datetime) -> dict:
-    def at(minutes: float) -> str:
-        return (start + timedelta(minutes=minutes)).isoformat()
-
-    return {
-        "routes": [
-            {
-                "vehicle_id": r.vehicle.id,
-                "vehicle": r.vehicle.reference,
-                "vehicle_type": r.vehicle.vehicle_type,
-                "departure": at(r.start_min),
-                "return": at(r.end_min),
-                "distance_km": round(r.distance_km, 3),
-                "duration_min": round(r.duration_min, 1),
-                "cost_kes": round(r.cost, 2),
-                "return_leg_km": round(r.return_km, 3),
-                "weight_t": round(sum(s.order.weight for s in r.stops), 3),
-                "volume_m3": round(sum(s.order.volume for s in r.stops), 3),
-                "stops": [
-                    {
-                        "sequence": s.sequence,
-                        "order_id": s.order.id,
-                        "order": s.order.reference,
-                        "city": s.order.city,
-                        "latitude": s.order.latitude,
-                        "longitude": s.order.longitude,
-                        "estimated_arrival": at(s.arrival_min),
-                        "leg_km": round(s.leg_km, 3),
-                    }
-                    for s in r.stops
-                ],
-            }
-            for r in plan.routes
-        ],
-        "orders_routed": [s.order.id for r in plan.routes for s in r.stops],
-    }
+# The pure translation (snapshot → planner instance, plan → what the decision stores) lives in
+# ``translation``; these names stay importable from here for the benchmarks and commands.
+instance_from_snapshot = translation.instance_from_snapshot
+plan_to_json = translation.plan_to_json
 
 
 def decision_solve(*, decision_id) -> Decision:
@@ -503,38 +324,37 @@ def decision_solve(*, decision_id) -> Decision:
     started = time.perf_counter()
     fields: dict
     try:
-        instance = instance_from_snapshot(decision.state_snapshot)
+        instance = translation.instance_from_snapshot(decision.state_snapshot)
+        # Every plan ``planning.plan`` returns has passed ``planning.check_plan`` on unrounded times.
         plan = planning.plan(
             instance,
             time_limit=decision.time_limit_seconds,
             max_iterations=settings.LOGISTICS_SOLVER_MAX_ITERATIONS,
             seed=settings.LOGISTICS_SOLVER_SEED,
         )
+    except planning.InfeasiblePlan as exc:
+        # A bug, not a hard day: the plan made breaks a rule, so it is not stored.
+        logger.error("plan for decision %s failed its feasibility check: %s", decision_id, exc)
+        fields = {
+            "status": DecisionStatus.FAILED,
+            "failure_reason": f"The plan failed its feasibility check and was not stored: {exc}"[:2000],
+        }
     except planning.PlanningError as exc:
         fields = {"status": DecisionStatus.FAILED, "failure_reason": str(exc)[:2000]}
     except Exception as exc:  # recorded on the decision: a user sees why, the log has the trace
         logger.exception("planning failed for decision %s", decision_id)
         fields = {"status": DecisionStatus.FAILED, "failure_reason": f"{type(exc).__name__}: {exc}"[:2000]}
     else:
-        by_id = {o["id"]: o for o in decision.state_snapshot["orders"]}
-        left_out = [
-            {
-                "order_id": oid,
-                "order": by_id[oid]["reference"],
-                "reason": str(reason),
-                "reason_text": planning.LeftOutReason(reason).label,
-            }
-            for oid, reason in sorted(plan.left_out.items(), key=lambda item: by_id[item[0]]["reference"])
-        ]
-        planned = plan_to_json(plan, decision.planning_start)
+        snapshot_orders = decision.state_snapshot["orders"]
+        planned = translation.plan_to_json(plan, decision.planning_start)
         fields = {
             "status": DecisionStatus.PROPOSED,
             "plan": planned,
-            "left_out": left_out,
+            "left_out": translation.left_out_json(plan, snapshot_orders),
             "total_cost_kes": _money(plan.total_cost),
             "total_distance_km": round(plan.total_distance_km, 3),
             "orders_routed": len(planned["orders_routed"]),
-            "confidence": round(len(planned["orders_routed"]) / max(1, len(by_id)), 4),
+            "confidence": round(len(planned["orders_routed"]) / max(1, len(snapshot_orders)), 4),
             "solver_stats": plan.stats,
         }
     fields["computation_ms"] = round((time.perf_counter() - started) * 1000)
@@ -662,9 +482,7 @@ def decision_commit(*, decision: Decision) -> Decision:
     if loading != len(vehicle_ids):
         raise Conflict("Changed since planning: some vehicles are no longer available.", code="state_changed")
     Route.history.bulk_history_create(routes, default_user=get_current_user())
-    decision.status = DecisionStatus.COMMITTED
-    decision.committed_at = now
-    decision.save()
+    model_update(instance=decision, data={"status": DecisionStatus.COMMITTED, "committed_at": now})
     return decision
 
 
@@ -697,10 +515,7 @@ def route_start(*, route: Route) -> Route:
         raise Conflict(
             f"Route {route.reference} is {route.status}; only a planned route can start.", code="route_not_planned"
         )
-    now = timezone.now()
-    route.status = RouteStatus.IN_PROGRESS
-    route.started_at = now
-    route.save()
+    model_update(instance=route, data={"status": RouteStatus.IN_PROGRESS, "started_at": timezone.now()})
     ids = list(route.orders.filter(status=OrderStatus.ASSIGNED).values_list("pk", flat=True))
     update_with_history(Order.objects.filter(pk__in=ids), status=OrderStatus.IN_TRANSIT)
     update_with_history(Vehicle.all_objects.filter(pk=route.vehicle_id), status=VehicleStatus.IN_TRANSIT)
@@ -785,9 +600,7 @@ def route_complete(
         results={on_route[oid]: result for oid, result in sorted(normalised.items(), key=lambda i: on_route[i[0]])},
         calibration=calibration,
     )
-    route.status = RouteStatus.COMPLETED
-    route.completed_at = now
-    route.save()
+    model_update(instance=route, data={"status": RouteStatus.COMPLETED, "completed_at": now})
     delivered = [oid for oid, r in normalised.items() if r != DeliveryResult.FAILED]
     failed = [oid for oid, r in normalised.items() if r == DeliveryResult.FAILED]
     update_with_history(Order.objects.filter(pk__in=delivered), status=OrderStatus.DELIVERED)
@@ -842,11 +655,12 @@ def calibrate(
         ratio = (actual_cost_kes - fixed) / at_current_rates
         fuel = _ema(fuel, fuel * ratio, weight)
         driver = _ema(driver, driver * ratio, weight)
-    cost_model.road_factor = round(road_factor, 6)
-    cost_model.average_speed_kmh = round(speed, 6)
-    cost_model.outcomes_applied += 1
-    cost_model._change_reason = f"calibrated from route {route.reference}"
-    cost_model.save()
+    calibrated = {
+        "road_factor": round(road_factor, 6),
+        "average_speed_kmh": round(speed, 6),
+        "outcomes_applied": cost_model.outcomes_applied + 1,  # the row is locked by route_complete
+    }
+    model_update(instance=cost_model, data=calibrated, reason=f"calibrated from route {route.reference}")
     rate_set(
         cost_model=cost_model,
         vehicle_type=route.vehicle.vehicle_type,

@@ -6,14 +6,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core import outbound, runtime
 from core.errors import Conflict, Invalid
 from core.history import record_history
-from core.services import on_restore
+from core.services import model_create, model_update, on_restore
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag, validate_http_url
@@ -76,28 +76,11 @@ def _refuse_internal_health_check_url(url: str) -> None:
         raise Invalid({"health_check_url": [str(exc)]}, code="url_refused") from None
 
 
-def _save(service: Service) -> None:
-    if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
-        raise Invalid({"name": [NAME_TAKEN]})
-    try:
-        service.full_clean(exclude=["tags"])
-    except ValidationError as exc:
-        raise Invalid.from_django(exc) from None
-    try:
-        with transaction.atomic():
-            service.save()
-    except IntegrityError as exc:
-        if Service.objects.filter(name=service.name).exclude(pk=service.pk).exists():
-            raise Invalid({"name": [NAME_TAKEN]}) from exc
-        raise
-
-
 def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
     _refuse_internal_health_check_url(fields.get("health_check_url", ""))
     with transaction.atomic():
         _apply_status_rules(fields)
-        service = Service(name=name, **fields)
-        _save(service)
+        service = model_create(model=Service, data={"name": name, **fields}, unique_messages={"name": NAME_TAKEN})
         _set_tags(service, tags)
     return service
 
@@ -110,13 +93,10 @@ def service_update(*, service: Service, tags: Iterable[str] | None = None, **fie
     with transaction.atomic():
         service = Service.all_objects.select_for_update().get(pk=service.pk)
         runs_start_over = _apply_status_rules(fields, status=service.status, enabled=service.enabled)
-        for field, value in fields.items():
-            setattr(service, field, value)
-        _save(service)
         if runs_start_over:
-            # Telemetry columns are left out of save(); this reset is the operator's to make.
-            Service.all_objects.filter(pk=service.pk).update(consecutive_successes=0, consecutive_failures=0)
-            service.consecutive_successes = service.consecutive_failures = 0
+            # Telemetry, which an edit never writes back; this reset is the operator's to make.
+            fields |= {"consecutive_successes": 0, "consecutive_failures": 0}
+        model_update(instance=service, data=fields, unique_messages={"name": NAME_TAKEN})
         if tags is not None:
             _set_tags(service, tags)
     return service
@@ -186,6 +166,7 @@ def service_record_health(
         }
     if response_time_ms is not None:
         changes["response_time_ms"] = Value(response_time_ms)
+    # counter: check counts move in the database (telemetry, so no new version); the status flips with them
     rows.update(last_health_check=checked_at, **changes)
     service.refresh_from_db()
     if service.status != old_status:

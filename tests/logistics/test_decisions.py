@@ -182,6 +182,32 @@ def test_failed_solve_records_the_reason(dispatcher_client, pending_orders, flee
     assert response.status_code == 409 and response.json()["code"] == "not_proposed"
 
 
+def test_a_plan_failing_the_feasibility_check_is_not_stored(
+    dispatcher_client, pending_orders, fleet, solve_now, monkeypatch, caplog
+):
+    from logistics import planning
+
+    real = planning.interpret
+
+    def hurried(*args, **kwargs):  # promises every stop five minutes before it can be reached
+        routes = real(*args, **kwargs)
+        for route in routes:
+            for stop in route.stops:
+                stop.arrival_min -= 5
+        return routes
+
+    monkeypatch.setattr(planning, "interpret", hurried)
+    with caplog.at_level("ERROR", logger="logistics.services"):
+        decision_id = _propose(dispatcher_client, solve_now).json()["id"]
+    detail = dispatcher_client.get(f"{BASE}/decisions/{decision_id}/").json()
+    assert detail["status"] == "failed" and detail["plan"] == {} and detail["orders_routed"] == 0
+    assert detail["failure_reason"].startswith("The plan failed its feasibility check and was not stored:")
+    assert "promised 5.00 min before it can be" in detail["failure_reason"]
+    assert any(
+        "failed its feasibility check" in r.getMessage() and decision_id in r.getMessage() for r in caplog.records
+    )
+
+
 @pytest.mark.parametrize("role", [roles.MEMBER, roles.SALES_AGENT])
 def test_only_dispatch_roles_plan_and_commit(make_client, role, pending_orders, fleet):
     client = make_client(role)

@@ -1,6 +1,7 @@
 """Properties of the instance builder, the solver adapter and the result interpreter, on random
 instances: whatever the solver returns, the plan we store obeys the rules."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +75,6 @@ def test_plans_obey_capacity_compatibility_windows_and_totals(data):
     assert set(routed) | set(plan.left_out) == {o.id for o in order_list}
     assert not set(routed) & set(plan.left_out)
     assert len({r.vehicle.id for r in plan.routes}) == len(plan.routes)
-    tpm = instance.units.time_per_minute
     for route in plan.routes:
         v = route.vehicle
         assert route.stops
@@ -86,7 +86,7 @@ def test_plans_obey_capacity_compatibility_windows_and_totals(data):
         assert cls != CompatibilityClass.FRESH_FOOD or v.refrigerated
         assert cls != CompatibilityClass.HAZARDOUS or v.hazmat_certified
         for stop in route.stops:
-            assert stop.order.window_start_min - 1 / tpm <= stop.arrival_min <= stop.order.window_end_min + 1e-9
+            assert stop.order.window_start_min <= stop.arrival_min <= stop.order.window_end_min + 1e-9
         assert [s.arrival_min for s in route.stops] == sorted(s.arrival_min for s in route.stops)
         assert abs(route.distance_km - (sum(s.leg_km for s in route.stops) + route.return_km)) < 1e-6
         assert abs(route.cost - planning.route_cost(v, route.distance_km, route.duration_min, COSTS)) < 1e-6
@@ -114,7 +114,7 @@ def test_urgent_orders_are_never_left_out_while_a_feasible_vehicle_is_free(data)
             )
             departure = max(HUB.opens_min, v.available_from_min)
             reachable = (
-                departure * instance.units.time_per_minute + instance.duration[0, position + 1] <= order.window_end_min
+                departure + instance.duration[0, position + 1] / instance.units.time_per_minute <= order.window_end_min
             )
             assert not (fits and reachable), f"{order.reference} left out while {v.reference} is free"
 
@@ -140,3 +140,73 @@ def test_the_checker_refuses_a_plan_that_breaks_the_rules():
     else:
         raise AssertionError("the checker accepted an overloaded, mixed plan")
     assert "over capacity" in message and "mixes" in message and "cannot carry" in message
+
+
+def _exact_timeline(instance, route):
+    """Service starts along a route from its departure, on exact travel times (no rounding)."""
+    position = {order.id: i + 1 for i, order in enumerate(instance.orders)}
+    speed = instance.costs.average_speed_kmh
+    clock, here, starts = route.start_min, 0, []
+    for stop in route.stops:
+        there = position[stop.order.id]
+        clock = max(clock + float(instance.km[here, there]) / speed * 60, stop.order.window_start_min)
+        starts.append(clock)
+        clock += stop.order.service_min
+        here = there
+    return starts, clock + float(instance.km[here, 0]) / speed * 60
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(instances)
+def test_arrivals_are_never_earlier_than_exact_travel_and_service(data):
+    order_list, vehicle_list = data
+    instance, plan = _solve(order_list, vehicle_list)
+    for route in plan.routes:
+        starts, back = _exact_timeline(instance, route)
+        for stop, exact in zip(route.stops, starts, strict=True):
+            assert stop.arrival_min >= exact - 1e-9, f"{stop.order.reference} promised before it can be reached"
+            assert exact <= stop.order.window_end_min + 1e-9
+        assert route.end_min >= back - 1e-9
+        assert route.start_min >= max(HUB.opens_min, route.vehicle.available_from_min)
+
+
+def test_rounding_each_leg_never_makes_a_route_quicker_than_it_is():
+    # Twelve drops 0.4 min apart along a line: rounded to whole minutes each leg would take 0 minutes.
+    step = 0.4 / 60 * COSTS.average_speed_kmh / COSTS.road_factor / 111.19  # degrees for 0.4 min of driving
+    order_list = [
+        planning.PlanOrder(f"o{i}", f"ORD-{i}", -1.3067, 36.8510 + step * (i + 1), 0.1, 0.1, 0, 10 + 0.4 * i, 0)
+        for i in range(12)
+    ]
+    truck = planning.PlanVehicle("v", "V", "10T", 10.0, 45.0)
+    instance = planning.build_instance(hub=HUB, orders=order_list, vehicles=[truck], costs=COSTS)
+    assert (instance.duration[0, 1:] >= [instance.travel_min(0, i + 1) * 60 for i in range(12)]).all()
+    plan = planning.plan(instance, time_limit=0.5, max_iterations=60, seed=1)
+    for route in plan.routes:
+        starts, back = _exact_timeline(instance, route)
+        assert [s.arrival_min for s in route.stops] == pytest.approx(starts, abs=1e-9)
+        assert all(s.arrival_min <= s.order.window_end_min + 1e-9 for s in route.stops)
+
+
+def _one_stop_plan(arrival_min, *, start_min=0.0, available_from_min=0.0):
+    order = planning.PlanOrder("a", "A", -0.3031, 36.08, 1.0, 1.0, 0, 300, 10)
+    truck = planning.PlanVehicle("v", "V", "10T", 10.0, 45.0, available_from_min=available_from_min)
+    instance = planning.build_instance(hub=HUB, orders=[order], vehicles=[truck], costs=COSTS)
+    leg, back = float(instance.km[0, 1]), float(instance.km[1, 0])
+    end = max(start_min + instance.travel_min(0, 1), arrival_min) + 10 + instance.travel_min(1, 0)
+    stop = planning.PlannedStop(order, 1, arrival_min, leg)
+    cost = planning.route_cost(truck, leg + back, end - start_min, COSTS)
+    route = planning.PlannedRoute(truck, [stop], start_min, end, back, leg + back, end - start_min, cost)
+    return instance, planning.Plan([route], {}, cost, leg + back, {})
+
+
+def test_the_checker_recomputes_the_timeline_on_unrounded_times():
+    instance, _ = _one_stop_plan(0)
+    exact = instance.travel_min(0, 1)  # Nakuru: about 189 minutes
+    planning.check_plan(*_one_stop_plan(exact))
+    planning.check_plan(*_one_stop_plan(exact + 30))  # waiting is allowed
+    with pytest.raises(planning.InfeasiblePlan, match="promised 0.50 min before it can be"):
+        planning.check_plan(*_one_stop_plan(exact - 0.5))
+    with pytest.raises(planning.InfeasiblePlan, match="after its window closes"):
+        planning.check_plan(*_one_stop_plan(300.5))
+    with pytest.raises(planning.InfeasiblePlan, match="before the hub opens or it is free"):
+        planning.check_plan(*_one_stop_plan(exact + 60, start_min=0, available_from_min=30))
