@@ -8,7 +8,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.utils.html import format_html
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from core.admin import BaseModelAdmin, LargeTableAdmin, refusal_text
+from core.admin import BaseModelAdmin, LargeTableAdmin, RecordAdmin, refusal_text
 from core.errors import DomainError
 
 from . import lanes, services
@@ -233,21 +233,8 @@ class OfferInline(ReadOnlyInline):
     ordering = ("created_at", "round")
 
 
-class ReadOnlyAdmin(BaseModelAdmin):
-    """Append-only records: readable, never edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Call)
-class CallAdmin(LargeTableAdmin, ReadOnlyAdmin):
+class CallAdmin(LargeTableAdmin, RecordAdmin):
     list_display = ("external_id", "started_at", "mc_number", "load", "outcome", "sentiment", "duration_seconds")
     list_filter = ("outcome", "sentiment", ("started_at", admin.DateFieldListFilter))
     # Whole values, matched through indexes: a substring search would scan millions of calls.
@@ -276,7 +263,7 @@ class CallAdmin(LargeTableAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Negotiation)
-class NegotiationAdmin(LargeTableAdmin, ReadOnlyAdmin):
+class NegotiationAdmin(LargeTableAdmin, RecordAdmin):
     list_display = ("load", "carrier", "status", "rounds_used", "last_counter", "agreed_rate", "updated_at")
     list_filter = ("status",)
     search_fields = ("load ID", "MC number")

@@ -4,12 +4,13 @@ industry use cases with an optional detailed version."""
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from core.models import BaseModel, SoftDeleteModel, audit_user
+from core.tags import validate_tag_name
 
 from .choices import (
     Category,
@@ -20,12 +21,6 @@ from .choices import (
     ReportStatus,
     UseCaseStatus,
     VoteValue,
-)
-
-validate_tag_name = RegexValidator(
-    r"\A[a-z0-9][a-z0-9_.+#-]*\Z",
-    "Tags use lowercase letters, digits and . _ + # - (no spaces or commas).",
-    "invalid_tag",
 )
 
 

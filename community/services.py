@@ -23,6 +23,7 @@ from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.history import update_with_history
 from core.services import model_create, model_update, on_delete, on_restore
+from core.tags import normalise_tag_names, validate_tag_name
 
 from . import markdown
 from .choices import (
@@ -46,7 +47,6 @@ from .models import (
     UseCase,
     UseCaseDetail,
     Vote,
-    validate_tag_name,
 )
 from .schemas import DETAIL_SCHEMAS, detail_errors
 
@@ -72,7 +72,7 @@ def _require_edit(user, obj) -> None:
 
 
 def _tags(names: Iterable[str]) -> list[Tag]:
-    cleaned = sorted({str(name).strip().lower() for name in names if str(name).strip()})
+    cleaned = normalise_tag_names(names)
     if len(cleaned) > MAX_TAGS:
         raise Invalid({"tags": [f"At most {MAX_TAGS} tags."]})
     for name in cleaned:

@@ -367,3 +367,17 @@ class RuntimeSettingAdmin(BaseModelAdmin):
         if spec is not None and not form.instance.description:
             return self.write_model(form, change, description=spec.description)
         return self.write_model(form, change)
+
+
+class RecordAdmin(BaseModelAdmin):
+    """Records of what happened (calls, negotiations, plans, outcomes): readable in the admin, never
+    added, edited or deleted here; only the services that write them do."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

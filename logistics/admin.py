@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from core.admin import BaseModelAdmin
+from core.admin import BaseModelAdmin, RecordAdmin
 
 from . import services
 from .models import (
@@ -95,19 +95,6 @@ class VehicleAdmin(ServiceAdmin):
     search_fields = ("reference",)
 
 
-class AppendOnlyAdmin(BaseModelAdmin):
-    """Records of what was planned and what happened: readable, never edited or deleted here."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class RouteStopInline(admin.TabularInline):
     model = RouteStop
     fields = ("sequence", "order", "city", "leg_distance_km", "estimated_arrival", "actual_arrival")
@@ -124,7 +111,7 @@ class RouteStopInline(admin.TabularInline):
 
 
 @admin.register(Route)
-class RouteAdmin(AppendOnlyAdmin):
+class RouteAdmin(RecordAdmin):
     list_display = ("reference", "vehicle", "status", "planned_start", "distance_km", "duration_min", "cost_kes")
     list_filter = ("status",)
     search_fields = ("reference", "vehicle__reference")
@@ -141,7 +128,7 @@ def _table(rows, columns):
 
 
 @admin.register(Decision)
-class DecisionAdmin(AppendOnlyAdmin):
+class DecisionAdmin(RecordAdmin):
     list_display = (
         "created_at",
         "decision_type",
@@ -175,7 +162,7 @@ class DecisionAdmin(AppendOnlyAdmin):
 
 
 @admin.register(OperationalOutcome)
-class OutcomeAdmin(AppendOnlyAdmin):
+class OutcomeAdmin(RecordAdmin):
     list_display = (
         "route",
         "created_at",

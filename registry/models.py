@@ -8,6 +8,7 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
 from core.models import AliveManager, BaseModel, SoftDeleteModel, SoftDeleteQuerySet
+from core.tags import validate_tag_name
 
 from .choices import PRIORITY_RANK, BuildType, Priority, Protocol, ServiceStatus
 
@@ -25,11 +26,6 @@ validate_service_name = RegexValidator(
     r"\A[a-z0-9][a-z0-9_-]*\Z",
     "Use lowercase letters, digits, hyphens and underscores, starting with a letter or digit.",
     "invalid_name",
-)
-validate_tag_name = RegexValidator(
-    r"\A[a-z0-9][a-z0-9_.:-]*\Z",
-    "Tags use lowercase letters, digits and . _ : - (no spaces or commas).",
-    "invalid_tag",
 )
 validate_http_url = URLValidator(schemes=["http", "https"])
 

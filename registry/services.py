@@ -14,6 +14,7 @@ from core import outbound, runtime
 from core.errors import Conflict, Invalid
 from core.history import record_history
 from core.services import model_create, model_update, on_restore
+from core.tags import normalise_tag_names
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag, validate_http_url
@@ -28,12 +29,8 @@ NAME_TAKEN = "A service with this name already exists."
 HEALTH_STATUSES = (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY)
 
 
-def _normalise_tags(names: Iterable[str]) -> list[str]:
-    return sorted({name.strip().lower() for name in names if name.strip()})
-
-
 def _set_tags(service: Service, names: Iterable[str]) -> None:
-    tags = [Tag.objects.get_or_create(name=name)[0] for name in _normalise_tags(names)]
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in normalise_tag_names(names)]
     service.tags.set(tags)
 
 

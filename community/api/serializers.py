@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from community.choices import Category, PostStatus, Region, ReportReason, ReportResolution, UseCaseStatus
-from community.models import Notification, Post, Reply, Report, Subscription, UseCase, validate_tag_name
+from community.models import Notification, Post, Reply, Report, Subscription, UseCase
 from core.api.serializers import (
     AUDIT_FIELDS,
     SOFT_DELETE_FIELDS,
@@ -10,6 +10,7 @@ from core.api.serializers import (
     SafeJSONField,
     check_no_nul,
 )
+from core.tags import normalise_tag_name, validate_tag_name
 
 MAX_BODY = 50_000
 
@@ -33,7 +34,7 @@ class TagListField(serializers.ListField):
 
     def to_internal_value(self, data):
         if isinstance(data, list):
-            data = [item.strip().lower() if isinstance(item, str) else item for item in data]
+            data = [normalise_tag_name(item) if isinstance(item, str) else item for item in data]
         return super().to_internal_value(data)
 
     def to_representation(self, data):

@@ -2,17 +2,18 @@ from rest_framework import serializers
 
 from core import runtime
 from core.api.serializers import AUDIT_FIELDS, SOFT_DELETE_FIELDS, BaseModelSerializer, InputSerializer, SafeJSONField
+from core.tags import normalise_tag_name, validate_tag_name
 from registry.choices import CheckResult, ServiceStatus
-from registry.models import Service, validate_semver, validate_service_name, validate_tag_name
+from registry.models import Service, validate_semver, validate_service_name
 
 MAX_HEARTBEAT_NAMES = 10_000
 
 
 class TagNameField(serializers.CharField):
-    """A tag name, compared case-insensitively (stored lowercase)."""
+    """A tag name, in the form it is stored (``core.tags``)."""
 
     def to_internal_value(self, data):
-        return super().to_internal_value(data).lower()
+        return normalise_tag_name(super().to_internal_value(data))
 
 
 class TagListField(serializers.ListField):
