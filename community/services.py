@@ -48,22 +48,12 @@ from .models import (
     UseCaseDetail,
     Vote,
 )
+from .policies import can_edit, is_moderator
 from .schemas import DETAIL_SCHEMAS, detail_errors
 
 logger = logging.getLogger(__name__)
 
-MODERATE_PERM = "community.moderate_post"
 MAX_TAGS = 10
-
-
-def is_moderator(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm(MODERATE_PERM))
-
-
-def can_edit(user, obj) -> bool:
-    """Authors edit and delete their own content; moderators anything."""
-    owner_id = obj.author_id if hasattr(obj, "author_id") else obj.created_by_id
-    return is_moderator(user) or (user is not None and owner_id == user.pk)
 
 
 def _require_edit(user, obj) -> None:

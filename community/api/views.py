@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from community import selectors, services
+from community import policies, selectors, services
 from community.choices import PostStatus
 from community.models import Notification, Post, Reply, Report, Subscription, UseCase, Vote
 from core.api.permissions import ModelPermissions
@@ -31,7 +31,7 @@ from .serializers import (
     VoteResultSerializer,
 )
 
-MODERATE = [services.MODERATE_PERM]
+MODERATE = [policies.MODERATE_PERM]
 # Members hold no delete permission: authors delete their own content, which the object check decides.
 AUTHOR_WRITE = ["{app_label}.add_{model_name}"]
 OWNED_ACTIONS = ("update", "partial_update", "destroy")
@@ -42,7 +42,7 @@ class CommunityPermissions(ModelPermissions):
 
     def has_object_permission(self, request, view, obj):
         if getattr(view, "action", None) in OWNED_ACTIONS:
-            return services.can_edit(request.user, obj)
+            return policies.can_edit(request.user, obj)
         return True
 
 
@@ -57,7 +57,7 @@ class ModeratedViewSet(BaseModelViewSet):
     action_permissions = {"restore": MODERATE, "destroy": AUTHOR_WRITE, "hide": MODERATE}
 
     def moderator(self) -> bool:
-        return services.is_moderator(self.request.user)
+        return policies.is_moderator(self.request.user)
 
     def history_page(self, instance):
         """One page of the item's saved versions, newest first (as the schema publishes it)."""
@@ -279,7 +279,7 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if services.is_moderator(self.request.user):
+        if policies.is_moderator(self.request.user):
             return queryset
         return queryset.filter(reporter=self.request.user)
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from accounts import roles
-from community import dashboard_selectors, selectors, services
+from community import dashboard_selectors, policies, selectors
 from community.choices import Category, PostStatus
 
 from .. import areas, periods
@@ -28,7 +28,7 @@ UNANSWERED_QUERY = {"unanswered": "true", "status": PostStatus.PUBLISHED, "order
 def posts_for(request):
     """The posts the API's list shows this user: live ones, drafts only to their author and moderators."""
     queryset = selectors.post_queryset(user=request.user).filter(deleted_at__isnull=True)
-    return selectors.visible_posts(queryset, user=request.user, moderator=services.is_moderator(request.user))
+    return selectors.visible_posts(queryset, user=request.user, moderator=policies.is_moderator(request.user))
 
 
 def latest_posts(request) -> list:
@@ -102,7 +102,7 @@ def community_tile(request) -> dict:
         {"metric": "unanswered", "label": "Unanswered now", "value": f"{unanswered:,}"},
     ]
     alert = False
-    if services.is_moderator(request.user):
+    if policies.is_moderator(request.user):
         reports, _ = dashboard_selectors.open_reports(limit=0)
         figures.append({"metric": "open_reports", "label": "Open reports", "value": f"{reports:,}"})
         alert = reports > 0
@@ -128,7 +128,7 @@ AREA = areas.register(
 def community_page(request):
     area = areas.require(request, AREA.key)
     form, period = periods.from_request(request)
-    moderator = services.is_moderator(request.user)
+    moderator = policies.is_moderator(request.user)
     context = {"area": area, "form": form, "period": period, "presets": _presets(period), "moderator": moderator}
     status = 200
     if period is None:
