@@ -14,9 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.db.models import Aggregate, Count, FloatField, Q
 from django.db.models.functions import Cast
-from django.utils import timezone
 
-from core import runtime
+from core import clock, runtime
 
 from .choices import CARRIER_HELD_STATUSES
 from .models import CENT, Load
@@ -153,7 +152,7 @@ def suggest_ceiling(load: Load) -> CeilingSuggestion:
     minimum = runtime.get("LANE_RATE_MIN_BOOKINGS")
     history = []
     if load.miles:
-        since = timezone.now() - timedelta(days=days)
+        since = clock.now() - timedelta(days=days)
         lanes = lane_rates(
             since=since,
             origin_state=load.origin_state,

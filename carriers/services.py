@@ -10,9 +10,8 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
 
-from core import prepared, runtime
+from core import clock, prepared, runtime
 from core.bulk import create_rows_with_history, existing_values
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
@@ -52,13 +51,13 @@ def verification_is_fresh(carrier: Carrier, *, now=None) -> bool:
     """A stored FMCSA answer is reused for FMCSA_CACHE_HOURS; one dated in the future is not trusted."""
     if carrier.verified_at is None:
         return False
-    now = now or timezone.now()
+    now = now or clock.now()
     age = now - carrier.verified_at
     return timedelta(0) <= age < timedelta(hours=runtime.get("FMCSA_CACHE_HOURS"))
 
 
 def _store_verification(mc_number: str, record: fmcsa.CarrierRecord | None) -> Carrier:
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         carrier = Carrier.objects.select_for_update().filter(mc_number=mc_number).first()
         if carrier is None:
@@ -107,7 +106,7 @@ def _log_lookup(mc_number: str, started: float, *, outcome: str, reasons=(), err
 
 def verification_log_prune(*, older_than: timedelta) -> int:
     """Delete verification lookups older than ``older_than``; returns how many."""
-    deleted, _ = VerificationLookup.objects.filter(looked_up_at__lt=timezone.now() - older_than).delete()
+    deleted, _ = VerificationLookup.objects.filter(looked_up_at__lt=clock.now() - older_than).delete()
     return deleted
 
 
@@ -299,7 +298,7 @@ def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
     """Book ``load`` for ``carrier`` at ``rate`` if it is still available; the conditional
     UPDATE's row count decides the winner when several carriers agree at the same moment.
     ``load`` is the row as read under its lock, so the booked row is known without reading it."""
-    now = timezone.now()
+    now = clock.now()
     booked = {
         "status": LoadStatus.BOOKED,
         "booked_carrier": carrier,
@@ -505,7 +504,7 @@ def follow_up_done(*, follow_up: FollowUp) -> FollowUp:
             f"This follow-up was already done by {who} at {follow_up.done_at:%Y-%m-%d %H:%M}.",
             code="already_done",
         )
-    model_update(instance=follow_up, data={"done_at": timezone.now(), "done_by": get_current_user()})
+    model_update(instance=follow_up, data={"done_at": clock.now(), "done_by": get_current_user()})
     return follow_up
 
 
@@ -543,7 +542,7 @@ def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
         raise Invalid(shown, f"{len(errors)} line(s) refused; nothing was imported.", code="import_refused")
 
     user = get_current_user()
-    now = timezone.now()
+    now = clock.now()
     fixed = {
         "status": LoadStatus.AVAILABLE,  # posted as available, whatever the file says
         "created_at": now,

@@ -1,8 +1,8 @@
 from django.db import connections, router
 from django.db.models import F
-from django.utils import timezone
 from simple_history.manager import HistoryManager as BaseHistoryManager
 
+from . import clock
 from .context import get_current_user
 
 
@@ -24,7 +24,11 @@ def record_history_many(instances, *, reason: str | None = None) -> None:
     instances = list(instances)
     if instances:
         type(instances[0]).history.bulk_history_create(
-            instances, update=True, default_user=get_current_user(), default_change_reason=reason
+            instances,
+            update=True,
+            default_user=get_current_user(),
+            default_change_reason=reason,
+            default_date=clock.now(),
         )
 
 
@@ -36,7 +40,7 @@ def copy_history_entries(model, pks: list, *, history_type: str, reason: str | N
     quote = connection.ops.quote_name
     history = model.history.model
     entry = {
-        "history_date": timezone.now(),
+        "history_date": clock.now(),
         "history_change_reason": reason,  # None without one, as simple_history stores it
         "history_type": history_type,
         "history_user": user and user.pk,
@@ -72,7 +76,7 @@ def update_with_history(queryset, *, reason: str | None = None, **changes) -> in
         return 0
     user = get_current_user()
     rows = model._base_manager.filter(pk__in=pks)
-    count = rows.update(updated_at=timezone.now(), updated_by=user, version=F("version") + 1, **changes)
+    count = rows.update(updated_at=clock.now(), updated_by=user, version=F("version") + 1, **changes)
     copy_history_entries(model, pks, history_type="~", reason=reason, user=user)
     return count
 

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from . import clock
 from .context import get_current_user
 from .errors import Conflict
 from .history import HistoryManager, history_user
@@ -83,15 +84,17 @@ class BaseModel(models.Model):
 
     def save(self, *args, **kwargs):
         user = get_current_user()
-        now = timezone.now()
+        now = clock.now()
         update_fields = kwargs.get("update_fields")
         if self._state.adding:
-            self.created_at = self.created_at or now
+            # The field default stamped the real time when the instance was built; a row written
+            # while the clock is held (core.clock.frozen_at, a replay) is created at the held moment.
+            self.created_at = now if clock.frozen() else self.created_at or now
             if user is not None and self.created_by_id is None:
                 self.created_by = user
             self.updated_at = now
             self.updated_by = user if user is not None else self.updated_by
-            return super().save(*args, **kwargs)
+            return self._save_dated(now, *args, **kwargs)
 
         self.updated_at = now
         if user is not None:
@@ -106,12 +109,23 @@ class BaseModel(models.Model):
         self.version = expected + 1
         self._expected_version = expected
         try:
-            super().save(*args, **kwargs)
+            self._save_dated(now, *args, **kwargs)
         except BaseException:
             self.version = expected
             raise
         finally:
             self._expected_version = None
+
+    def _save_dated(self, now, *args, **kwargs):
+        """Save; while the clock is held, the change-history entry is dated at the held moment too
+        (simple_history reads ``_history_date``, else takes the real time)."""
+        if not clock.frozen():
+            return super().save(*args, **kwargs)
+        self._history_date = now
+        try:
+            return super().save(*args, **kwargs)
+        finally:
+            del self._history_date
 
     def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
         # Optimistic lock: the UPDATE only matches the version this copy was read at.
@@ -197,7 +211,7 @@ class SoftDeleteModel(BaseModel):
         """Mark the row deleted. Use ``hard_delete()`` to remove it for good."""
         if self.is_deleted:
             return 0, {}
-        self.deleted_at = timezone.now()
+        self.deleted_at = clock.now()
         self.deleted_by = get_current_user()
         self.save(update_fields=["deleted_at", "deleted_by"])
         return 1, {self._meta.label: 1}

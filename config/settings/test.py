@@ -52,3 +52,6 @@ OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
 # Sign-in protection (accounts.signin) out of the way unless a test sets it.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "login_username": "10000/min"}
 SIGN_IN_LOCKOUT_FAILURES = 10000
+
+# The demo's desk history, so its replay is tested; not installed in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]

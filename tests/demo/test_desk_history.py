@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from carriers import demo, selectors, services
+from carriers import selectors, services
 from carriers.choices import LoadStatus, NegotiationStatus, VerificationSource
 from carriers.models import Call, Carrier, FollowUp, Load, Negotiation, VerificationLookup
 from carriers.services import verification_is_fresh
 from core import runtime
+from demo import desk_history as demo
 from tests.carriers.test_rollups import assert_metrics_match
 from tests.factories import UserFactory
 

@@ -4,8 +4,8 @@ follow-ups) has something to show on a fresh demo database. ``manage.py seed_des
 
 The history is replayed through the desk's own services (``load_create``, ``carrier_verify``,
 ``offer_make``, ``call_log``, ``follow_up_done``, ``load_update``), each at the moment it happened:
-time-machine holds the clock there, so the timestamps, change history and daily totals are the ones
-a real desk would have left. Nothing is written around the services, except by ``desk_history_remove``.
+``core.clock.frozen_at`` holds the write path's clock there, so the timestamps, change history and daily
+totals are the ones a real desk would have left. Nothing is written around the services, except by ``desk_history_remove``.
 The replay ends at the present with the desk mid-negotiation: the last loads were posted in the past
 hours and the carriers who called about them are still weighing our counters.
 
@@ -16,7 +16,8 @@ the end: in the running demo they are stale again and a live offer still needs a
 Carriers whose answer came from FMCSA are left out and never touched. Nothing is added to the
 verification log: it records questions really put to FMCSA, and the replay asks none.
 
-time-machine moves the clock of the whole process: run this from its command, never in a server.
+The held clock is the replay's own (a context variable); the process's clock keeps running, and nothing
+else in the process sees the held moment.
 """
 
 import heapq
@@ -28,16 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-import time_machine
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from core import runtime
-from core.context import acting_as
-
-from . import rollups, services
-from .choices import (
+from carriers import rollups, services
+from carriers.choices import (
     CallOutcome,
     EquipmentType,
     FollowUpReason,
@@ -47,7 +44,9 @@ from .choices import (
     Sentiment,
     VerificationSource,
 )
-from .models import Call, Carrier, FollowUp, Load, Negotiation, Offer
+from carriers.models import Call, Carrier, FollowUp, Load, Negotiation, Offer
+from core import clock, runtime
+from core.context import acting_as
 
 LOAD_PREFIX = "DEMO-"
 CALL_PREFIX = "demo-call-"
@@ -308,7 +307,7 @@ class _Replay:
 
     @contextmanager
     def moment(self, when: datetime):
-        with time_machine.travel(when, tick=False):
+        with clock.frozen_at(when):
             yield
 
     def local(self, day: date, hour: int, minute: int = 0) -> datetime:
@@ -730,7 +729,7 @@ def desk_history_seed(
     user = get_user_model().objects.filter(username=assignee).first() if assignee else None
     # The desk's writes are the assignee's (created_by, done_by, history), as a rep's would be.
     with transaction.atomic(), acting_as(user):
-        with time_machine.travel(datetime.combine(period[0] - timedelta(days=1), time(9), tzinfo=UTC), tick=False):
+        with clock.frozen_at(datetime.combine(period[0] - timedelta(days=1), time(9), tzinfo=UTC)):
             carriers = _demo_carriers(notes)
         if not any(carrier.eligible for carrier in carriers):
             raise DemoError("No demo carrier with a fixture answer is eligible; nothing to replay.")

@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from carriers import demo
+from demo import desk_history
 
 
 class Command(BaseCommand):
@@ -14,8 +14,10 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=demo.DEFAULT_DAYS, help="Days of history (default 90).")
-        parser.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="Random seed: same seed, same history.")
+        parser.add_argument("--days", type=int, default=desk_history.DEFAULT_DAYS, help="Days of history (default 90).")
+        parser.add_argument(
+            "--seed", type=int, default=desk_history.DEFAULT_SEED, help="Random seed: same seed, same history."
+        )
         parser.add_argument("--reset", action="store_true", help="Remove the previous demo history first.")
         parser.add_argument(
             "--assign-to", default="admin", help="Username the follow-ups go to when it exists (default admin)."
@@ -25,16 +27,16 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             with transaction.atomic():  # a reset whose replay fails keeps the previous history
-                if demo.desk_history_exists() and not reset:
+                if desk_history.desk_history_exists() and not reset:
                     self.stdout.write(
-                        f"Desk history already there ({demo.desk_history_summary()}); nothing to do. "
+                        f"Desk history already there ({desk_history.desk_history_summary()}); nothing to do. "
                         "--reset replays it up to today."
                     )
                     return
-                if demo.desk_history_exists():
-                    self.stdout.write(f"Removed the previous desk history: {demo.desk_history_remove()}.")
-                summary, notes = demo.desk_history_seed(days=days, seed=seed, assignee=assign_to)
-        except demo.DemoError as exc:
+                if desk_history.desk_history_exists():
+                    self.stdout.write(f"Removed the previous desk history: {desk_history.desk_history_remove()}.")
+                summary, notes = desk_history.desk_history_seed(days=days, seed=seed, assignee=assign_to)
+        except desk_history.DemoError as exc:
             raise CommandError(str(exc)) from exc
         for note in notes:
             self.stderr.write(note)
