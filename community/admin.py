@@ -143,11 +143,11 @@ class PostAdmin(HideActionsMixin, BaseModelAdmin):
         if not change:
             data = form.model_data()
             data["tags"] = _tag_names(data.get("tags"))
-            return services.post_create(actor=request.user, **data)
+            return services.post_create(**data)
         changes = form.changes()
         if "tags" in changes:
             changes["tags"] = _tag_names(changes["tags"])
-        return services.post_update(post=self.current(form.instance), actor=request.user, **changes)
+        return services.post_update(post=self.current(form.instance), **changes)
 
     def _set_status(self, request, queryset, status, done):
         _each(
@@ -205,7 +205,7 @@ class ReplyAdmin(HideActionsMixin, BaseModelAdmin):
         changes = form.changes()
         reply = self.current(form.instance)
         if "body" in changes:
-            reply = services.reply_update(reply=reply, actor=request.user, body=changes["body"])
+            reply = services.reply_update(reply=reply, body=changes["body"])
         return reply
 
 
@@ -235,7 +235,7 @@ class ReportAdmin(BaseModelAdmin):
             self,
             request,
             queryset.filter(status=ReportStatus.OPEN),
-            lambda report: services.report_resolve(report=report, resolution=resolution, actor=request.user, note=note),
+            lambda report: services.report_resolve(report=report, resolution=resolution, note=note),
             done,
         )
 
@@ -320,7 +320,7 @@ class UseCaseAdmin(HideActionsMixin, BaseModelAdmin):
             changes["tags"] = _tag_names(changes["tags"])
         if detail_changed:
             changes["detail"] = detail
-        return services.use_case_update(use_case=self.current(form.instance), actor=request.user, **changes)
+        return services.use_case_update(use_case=self.current(form.instance), **changes)
 
 
 @admin.register(Tag)

@@ -56,8 +56,9 @@ logger = logging.getLogger(__name__)
 MAX_TAGS = 10
 
 
-def _require_edit(user, obj) -> None:
-    if not can_edit(user, obj):
+def _require_edit(obj) -> None:
+    """The acting user (``core.context``) is the author or a moderator."""
+    if not can_edit(get_current_user(), obj):
         raise Forbidden(f"Only the author or a moderator may change this {obj._meta.verbose_name}.", code="not_author")
 
 
@@ -173,22 +174,32 @@ def content_hide(*, instance: ModeratedContent, reason: str) -> ModeratedContent
 # --- Posts ------------------------------------------------------------------------------------
 
 
+def _author_or_actor(author):
+    """The author is the post's (or reply's) data: by default whoever acts (``core.context``);
+    a moderator in the admin names another member."""
+    author = author if author is not None else get_current_user()
+    if author is None:
+        raise Invalid({"author": ["Say who writes it."]})
+    return author
+
+
 @transaction.atomic
 def post_create(
     *,
-    author,
     title: str,
     body: str,
+    author=None,
     category: str | None = None,
     tags: Iterable[str] = (),
     status: str = PostStatus.PUBLISHED,
     pinned: bool = False,
-    actor=None,
 ) -> Post:
-    """``actor`` is who writes it when not the author (a moderator in the admin)."""
+    """``author`` defaults to the acting user; pinning is for a moderator acting (or, outside a
+    request and ``acting_as``, a moderator author)."""
     if status not in (PostStatus.DRAFT, PostStatus.PUBLISHED):
         raise Invalid({"status": ["A new post is a draft or published."]})
-    if pinned and not is_moderator(actor or author):
+    author = _author_or_actor(author)
+    if pinned and not is_moderator(get_current_user() or author):
         raise Forbidden("Only moderators pin posts.", code="not_moderator")
     data = {
         "author": author,
@@ -207,15 +218,15 @@ def post_create(
 
 
 @transaction.atomic
-def post_update(*, post: Post, actor, tags: Iterable[str] | None = None, **fields) -> Post:
+def post_update(*, post: Post, tags: Iterable[str] | None = None, **fields) -> Post:
     post = _lock(Post, post.pk)
     if post.is_deleted:
         raise NotFound("No such post.")
-    _require_edit(actor, post)
+    _require_edit(post)
     unknown = set(fields) - {"title", "body", "category", "status", "pinned"}
     if unknown:
         raise Invalid({name: ["This field cannot be changed here."] for name in sorted(unknown)})
-    moderator = is_moderator(actor)
+    moderator = is_moderator(get_current_user())
     if "pinned" in fields and fields["pinned"] != post.pinned and not moderator:
         raise Forbidden("Only moderators pin posts.", code="not_moderator")
     publishing = post.status == PostStatus.DRAFT and fields.get("status") == PostStatus.PUBLISHED
@@ -332,15 +343,21 @@ def reply_vote(*, reply: Reply, user, value: int) -> VoteResult:
 # --- Best answer ----------------------------------------------------------------------------
 
 
+def _require_post_author_or_moderator(post: Post):
+    actor = get_current_user()
+    if not (is_moderator(actor) or (actor is not None and post.author_id == actor.pk)):
+        raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
+    return actor
+
+
 @transaction.atomic
-def post_set_best_answer(*, post: Post, reply: Reply, actor) -> Post:
-    """Only the post's author or a moderator; only a live reply of this post; replaces any
-    previous best answer."""
+def post_set_best_answer(*, post: Post, reply: Reply) -> Post:
+    """Only the post's author or a moderator (acting, ``core.context``); only a live reply of
+    this post; replaces any previous best answer."""
     post = _lock(Post, post.pk)
     if post.is_deleted:
         raise NotFound("No such post.")
-    if not (is_moderator(actor) or post.author_id == actor.pk):
-        raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
+    actor = _require_post_author_or_moderator(post)
     reply = Reply.all_objects.filter(pk=reply.pk).first()
     if reply is None or reply.is_deleted:
         raise Invalid({"reply": ["No such reply."]})
@@ -361,12 +378,11 @@ def post_set_best_answer(*, post: Post, reply: Reply, actor) -> Post:
 
 
 @transaction.atomic
-def post_clear_best_answer(*, post: Post, actor) -> Post:
+def post_clear_best_answer(*, post: Post) -> Post:
     post = _lock(Post, post.pk)
     if post.is_deleted:
         raise NotFound("No such post.")
-    if not (is_moderator(actor) or post.author_id == actor.pk):
-        raise Forbidden("Only the post's author or a moderator chooses the best answer.", code="not_author")
+    _require_post_author_or_moderator(post)
     update_with_history(
         Reply.all_objects.filter(post=post, is_best_answer=True), is_best_answer=False, reason="best answer cleared"
     )
@@ -378,7 +394,8 @@ def post_clear_best_answer(*, post: Post, actor) -> Post:
 
 
 @transaction.atomic
-def reply_create(*, post: Post, author, body: str, parent: Reply | None = None) -> Reply:
+def reply_create(*, post: Post, body: str, author=None, parent: Reply | None = None) -> Reply:
+    """``author`` defaults to the acting user (``core.context``)."""
     # The post row is locked so a reply never lands on a post being closed at the same moment.
     post = _lock(Post, post.pk)
     if post.is_deleted:
@@ -393,6 +410,7 @@ def reply_create(*, post: Post, author, body: str, parent: Reply | None = None) 
         if parent.is_deleted:
             raise Invalid({"parent": ["The reply answered has been deleted."]})
     body = _require_text("body", body)
+    author = _author_or_actor(author)
     reply = model_create(
         model=Reply,
         data={"post": post, "author": author, "parent": parent, "body": body, "body_html": markdown.render(body)},
@@ -405,12 +423,12 @@ def reply_create(*, post: Post, author, body: str, parent: Reply | None = None) 
 
 
 @transaction.atomic
-def reply_update(*, reply: Reply, actor, body: str) -> Reply:
+def reply_update(*, reply: Reply, body: str) -> Reply:
     reply = _lock(Reply, reply.pk)
     if reply.is_deleted:
         raise NotFound("No such reply.")
-    _require_edit(actor, reply)
-    if not is_moderator(actor) and reply.post.status in (PostStatus.CLOSED, PostStatus.ARCHIVED):
+    _require_edit(reply)
+    if not is_moderator(get_current_user()) and reply.post.status in (PostStatus.CLOSED, PostStatus.ARCHIVED):
         raise Conflict(f"This post is {reply.post.status}; its replies can no longer be edited.", code="post_closed")
     body = _require_text("body", body)
     if body != reply.body:
@@ -528,16 +546,16 @@ def report_create(
 
 
 @transaction.atomic
-def report_resolve(*, report: Report, resolution: str, actor, note: str = "") -> Report:
+def report_resolve(*, report: Report, resolution: str, note: str = "") -> Report:
     """``hide`` hides the reported content (and closes every open report on it); ``dismiss``
-    closes this report and leaves the content as it is."""
+    closes this report and leaves the content as it is. Resolved by the acting user."""
     report = Report.objects.select_for_update(of=("self",)).select_related("post", "reply").get(pk=report.pk)
     if report.status != ReportStatus.OPEN:
         raise Conflict("This report is already resolved.", code="report_resolved")
     if resolution not in ReportResolution.values:
         raise Invalid({"resolution": [f"One of {', '.join(ReportResolution.values)}."]})
     now = timezone.now()
-    resolved = {"resolved_by": actor, "resolved_at": now, "resolution_note": note}
+    resolved = {"resolved_by": get_current_user(), "resolved_at": now, "resolution_note": note}
     if resolution == ReportResolution.HIDE:
         target = report.target
         if not target.is_deleted:
@@ -607,11 +625,11 @@ USE_CASE_FIELDS = (
 
 
 @transaction.atomic
-def use_case_update(*, use_case: UseCase, actor, tags: Iterable[str] | None = None, detail=_UNSET, **fields) -> UseCase:
+def use_case_update(*, use_case: UseCase, tags: Iterable[str] | None = None, detail=_UNSET, **fields) -> UseCase:
     use_case = _lock(UseCase, use_case.pk)
     if use_case.is_deleted:
         raise NotFound("No such use case.")
-    _require_edit(actor, use_case)
+    _require_edit(use_case)
     unknown = set(fields) - set(USE_CASE_FIELDS)
     if unknown:
         raise Invalid({name: ["This field cannot be changed here."] for name in sorted(unknown)})

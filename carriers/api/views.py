@@ -68,12 +68,9 @@ class CarrierViewSet(BaseModelViewSet):
     ordering_fields = ("mc_number", "legal_name", "verified_at", "created_at")
     ordering = ("mc_number",)
     action_permissions = {**BaseModelViewSet.action_permissions, "verify": ["carriers.verify_carrier"]}
-
-    def perform_create(self, serializer):
-        serializer.instance = services.carrier_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.carrier_update(carrier=serializer.instance, **serializer.validated_data)
+    create_service = staticmethod(services.carrier_create)
+    update_service = staticmethod(services.carrier_update)
+    update_instance_kwarg = "carrier"
 
     @extend_schema(
         responses=VerificationSerializer,
@@ -119,6 +116,9 @@ class LoadViewSet(BaseModelViewSet):
         **BaseModelViewSet.action_permissions,
         "offers": ["carriers.add_offer"],
     }
+    create_service = staticmethod(services.load_create)
+    update_service = staticmethod(services.load_update)
+    update_instance_kwarg = "load"
 
     # A search with no other parameters (no ?search=, ?ordering=, ?include_deleted=, ?format=)
     # runs as SQL compiled once per shape (core.prepared): the same query the ORM path builds.
@@ -179,12 +179,6 @@ class LoadViewSet(BaseModelViewSet):
             return LoadListSerializer  # same rows as LoadSerializer, written out directly
         return super().get_serializer_class()
 
-    def perform_create(self, serializer):
-        serializer.instance = services.load_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.load_update(load=serializer.instance, **serializer.validated_data)
-
     @extend_schema(request=None, responses=CeilingSuggestionSerializer)
     @action(detail=True, methods=["get"], url_path="ceiling-suggestion", permission_classes=[SeesCeilings])
     def ceiling_suggestion(self, request, load_id=None):
@@ -235,15 +229,12 @@ class FollowUpViewSet(BaseModelViewSet):
     ordering = ("due_at",)
     search_fields = ("note", "call__mc_number", "call__external_id")
     action_permissions = {**BaseModelViewSet.action_permissions, "done": ["carriers.change_followup"]}
+    create_service = staticmethod(services.follow_up_create)
+    update_service = staticmethod(services.follow_up_update)
+    update_instance_kwarg = "follow_up"
 
     def get_serializer_class(self):
         return FollowUpCreateSerializer if self.action == "create" else FollowUpSerializer
-
-    def perform_create(self, serializer):
-        serializer.instance = services.follow_up_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.follow_up_update(follow_up=serializer.instance, **serializer.validated_data)
 
     @extend_schema(request=None, responses=FollowUpSerializer)
     @action(detail=True, methods=["post"])

@@ -55,6 +55,7 @@ def _payload(serializer_class, request):
 class ModeratedViewSet(BaseModelViewSet):
     permission_classes = [CommunityPermissions]
     action_permissions = {"restore": MODERATE, "destroy": AUTHOR_WRITE, "hide": MODERATE}
+    reread_after_write = True  # the serializers read the queryset's annotations (the member's vote)
 
     def moderator(self) -> bool:
         return policies.is_moderator(self.request.user)
@@ -64,10 +65,6 @@ class ModeratedViewSet(BaseModelViewSet):
         entries = instance.history.select_related("history_user").order_by("-history_date", "-history_id")
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(HistoryEntrySerializer(page, many=True).data)
-
-    def fresh(self, instance):
-        """The row again through this view's queryset (annotations, prefetches)."""
-        return self.get_queryset().get(pk=instance.pk)
 
     @extend_schema(request=HideInputSerializer, description="Moderators hide the item with a reason (a soft delete).")
     @action(detail=True, methods=["post"])
@@ -86,6 +83,9 @@ class PostViewSet(ModeratedViewSet):
     filterset_class = PostFilter
     ordering_fields = ("last_activity_at", "created_at", "score", "view_count", "reply_count", "title")
     ordering = ("-pinned", "-last_activity_at")
+    create_service = staticmethod(services.post_create)  # the author is the acting user
+    update_service = staticmethod(services.post_update)
+    update_instance_kwarg = "post"
     action_permissions = {
         **ModeratedViewSet.action_permissions,
         "view": ["community.view_post"],
@@ -127,14 +127,6 @@ class PostViewSet(ModeratedViewSet):
         response["ETag"] = f'"{post.version}"'
         return response
 
-    def perform_create(self, serializer):
-        post = services.post_create(author=self.request.user, **serializer.validated_data)
-        serializer.instance = self.fresh(post)
-
-    def perform_update(self, serializer):
-        post = services.post_update(post=serializer.instance, actor=self.request.user, **serializer.validated_data)
-        serializer.instance = self.fresh(post)
-
     def _answer(self, post):
         return Response(PostSerializer(self.fresh(post), context=self.get_serializer_context()).data)
 
@@ -164,12 +156,12 @@ class PostViewSet(ModeratedViewSet):
         reply = Reply.objects.filter(pk=data["reply"]).first()
         if reply is None:
             raise ValidationError({"reply": ["No such reply."]})
-        return self._answer(services.post_set_best_answer(post=post, reply=reply, actor=request.user))
+        return self._answer(services.post_set_best_answer(post=post, reply=reply))
 
     @extend_schema(request=None, responses=PostSerializer)
     @best_answer.mapping.delete
     def clear_best_answer(self, request, pk=None):
-        return self._answer(services.post_clear_best_answer(post=self.get_object(), actor=request.user))
+        return self._answer(services.post_clear_best_answer(post=self.get_object()))
 
     def _status(self, status_value):
         return self._answer(services.post_set_status(post=self.get_object(), status=status_value))
@@ -237,18 +229,18 @@ class ReplyViewSet(ModeratedViewSet):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "show_deleted_content": self.moderator()}
 
+    # Explicit: the service takes only these fields (the author is the acting user), and
+    # the update calls it only when the body is given.
     def perform_create(self, serializer):
         data = serializer.validated_data
-        reply = services.reply_create(
-            post=data["post"], author=self.request.user, body=data["body"], parent=data.get("parent")
-        )
+        reply = services.reply_create(post=data["post"], body=data["body"], parent=data.get("parent"))
         serializer.instance = self.fresh(reply)
 
     def perform_update(self, serializer):
         data = serializer.validated_data
         reply = serializer.instance
         if "body" in data:  # a PATCH without a body changes nothing
-            reply = services.reply_update(reply=reply, actor=self.request.user, body=data["body"])
+            reply = services.reply_update(reply=reply, body=data["body"])
         serializer.instance = self.fresh(reply)
 
     @extend_schema(request=VoteInputSerializer, responses=VoteResultSerializer)
@@ -300,7 +292,7 @@ class ReportViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retri
         closes this report."""
         data = _payload(ResolveInputSerializer, request)
         report = services.report_resolve(
-            report=self.get_object(), resolution=data["resolution"], note=data.get("note", ""), actor=request.user
+            report=self.get_object(), resolution=data["resolution"], note=data.get("note", "")
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=report.pk)).data)
 
@@ -393,6 +385,9 @@ class UseCaseViewSet(ModeratedViewSet):
     filterset_class = UseCaseFilter
     ordering_fields = ("title", "created_at", "city")
     ordering = ("title",)
+    create_service = staticmethod(services.use_case_create)
+    update_service = staticmethod(services.use_case_update)
+    update_instance_kwarg = "use_case"
 
     def get_queryset(self):
         queryset = selectors.use_case_queryset()
@@ -420,12 +415,3 @@ class UseCaseViewSet(ModeratedViewSet):
         if not 0 < radius_km <= 5000:
             raise ValidationError({"radius_km": ["Give a radius in km, more than 0 and at most 5000."]})
         return selectors.use_cases_near(queryset, latitude=latitude, longitude=longitude, radius_km=radius_km)
-
-    def perform_create(self, serializer):
-        use_case = services.use_case_create(**serializer.validated_data)
-        serializer.instance = self.fresh(use_case)
-
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        use_case = services.use_case_update(use_case=serializer.instance, actor=self.request.user, **data)
-        serializer.instance = self.fresh(use_case)

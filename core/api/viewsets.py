@@ -45,9 +45,24 @@ class BaseModelViewSet(viewsets.ModelViewSet):
     Subclasses set ``queryset`` (with the ``select_related`` its serializer needs),
     ``serializer_class`` and usually ``filterset_class``. For soft-deletable models the
     queryset starts from ``Model.all_objects``: this class hides deleted rows itself.
+
+    Writes go through the app's services, named declaratively::
+
+        create_service = staticmethod(services.load_create)  # called with the validated data
+        update_service = staticmethod(services.load_update)  # ... and the row as ``load=``
+        update_instance_kwarg = "load"
+        reread_after_write = True  # answer with the row read again through get_queryset()
+
+    A view without them saves through the serializer (DRF's default).
     """
 
     action_permissions = {"restore": ["{app_label}.delete_{model_name}"]}
+    create_service = None
+    update_service = None
+    update_instance_kwarg: str | None = None
+    # The services' return value is answered as is, unless the serializer reads what only this
+    # view's queryset adds (annotations such as the member's own vote, prefetches).
+    reread_after_write = False
 
     @property
     def soft_deletable(self) -> bool:
@@ -125,6 +140,24 @@ class BaseModelViewSet(viewsets.ModelViewSet):
             raise Http404
         self.check_object_permissions(self.request, obj)
         return obj
+
+    def fresh(self, instance):
+        """The row again through this view's queryset (annotations, prefetches)."""
+        return self.get_queryset().get(pk=instance.pk)
+
+    def _written(self, instance):
+        return self.fresh(instance) if self.reread_after_write else instance
+
+    def perform_create(self, serializer):
+        if self.create_service is None:
+            return super().perform_create(serializer)
+        serializer.instance = self._written(self.create_service(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        if self.update_service is None:
+            return super().perform_update(serializer)
+        instance = self.update_service(**{self.update_instance_kwarg: serializer.instance}, **serializer.validated_data)
+        serializer.instance = self._written(instance)
 
     def perform_destroy(self, instance):
         if self.soft_deletable:

@@ -35,12 +35,9 @@ class HubViewSet(BaseModelViewSet):
     search_fields = ("name", "address")
     ordering_fields = ("name", "created_at")
     ordering = ("name",)
-
-    def perform_create(self, serializer):
-        serializer.instance = services.hub_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.hub_update(hub=serializer.instance, **serializer.validated_data)
+    create_service = staticmethod(services.hub_create)
+    update_service = staticmethod(services.hub_update)
+    update_instance_kwarg = "hub"
 
 
 class CustomerViewSet(BaseModelViewSet):
@@ -50,12 +47,9 @@ class CustomerViewSet(BaseModelViewSet):
     search_fields = ("reference", "name", "email")
     ordering_fields = ("reference", "name", "created_at")
     ordering = ("reference",)
-
-    def perform_create(self, serializer):
-        serializer.instance = services.customer_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.customer_update(customer=serializer.instance, **serializer.validated_data)
+    create_service = staticmethod(services.customer_create)
+    update_service = staticmethod(services.customer_update)
+    update_instance_kwarg = "customer"
 
 
 class OrderViewSet(BaseModelViewSet):
@@ -65,12 +59,9 @@ class OrderViewSet(BaseModelViewSet):
     search_fields = ("reference", "destination_city", "destination_address", "customer__name")
     ordering_fields = ("reference", "window_start", "window_end", "priority", "weight_t", "price_kes", "created_at")
     ordering = ("window_start", "reference")
-
-    def perform_create(self, serializer):
-        serializer.instance = services.order_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.order_update(order=serializer.instance, **serializer.validated_data)
+    create_service = staticmethod(services.order_create)
+    update_service = staticmethod(services.order_update)
+    update_instance_kwarg = "order"
 
 
 class VehicleViewSet(BaseModelViewSet):
@@ -80,12 +71,9 @@ class VehicleViewSet(BaseModelViewSet):
     search_fields = ("reference", "vehicle_type")
     ordering_fields = ("reference", "vehicle_type", "capacity_weight_t", "available_from", "created_at")
     ordering = ("reference",)
-
-    def perform_create(self, serializer):
-        serializer.instance = services.vehicle_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.vehicle_update(vehicle=serializer.instance, **serializer.validated_data)
+    create_service = staticmethod(services.vehicle_create)
+    update_service = staticmethod(services.vehicle_update)
+    update_instance_kwarg = "vehicle"
 
 
 class RouteViewSet(viewsets.ReadOnlyModelViewSet):

@@ -67,18 +67,15 @@ class ServiceViewSet(BaseModelViewSet):
         "dependents": ["registry.view_service"],
         "health": [REPORT_PERM],
     }
+    create_service = staticmethod(services.service_create)
+    update_service = staticmethod(services.service_update)
+    update_instance_kwarg = "service"
 
     def get_queryset(self):
         queryset = super().get_queryset().with_priority_rank()
         if self.action in GRAPH_ACTIONS:
             queryset = queryset.prefetch_related(None)  # these answer with other services, not this one
         return queryset
-
-    def perform_create(self, serializer):
-        serializer.instance = services.service_create(**serializer.validated_data)
-
-    def perform_update(self, serializer):
-        serializer.instance = services.service_update(service=serializer.instance, **serializer.validated_data)
 
     def _related_other(self, name) -> Service:
         other = Service.objects.filter(name=name).first()

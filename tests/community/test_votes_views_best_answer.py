@@ -4,6 +4,7 @@ from django.db import IntegrityError
 from community import services
 from community.choices import PostStatus
 from community.models import Notification, Post, Reply, Vote
+from core.context import acting_as
 from core.errors import Invalid
 
 from .conftest import POSTS, REPLIES
@@ -146,7 +147,8 @@ def test_database_allows_one_best_answer_per_post():
 def test_deleting_the_best_answer_clears_it(author, member):
     post = PostFactory(author=author.user)
     reply = services.reply_create(post=post, author=member.user, body="Use a shielded cable.")
-    services.post_set_best_answer(post=post, reply=reply, actor=author.user)
+    with acting_as(author.user):
+        services.post_set_best_answer(post=post, reply=reply)
     assert member.delete(f"{REPLIES}{reply.pk}/").status_code == 204
     post.refresh_from_db()
     assert post.has_best_answer is False
@@ -155,5 +157,5 @@ def test_deleting_the_best_answer_clears_it(author, member):
 
 def test_service_refuses_a_reply_of_another_post():
     post = PostFactory()
-    with pytest.raises(Invalid):
-        services.post_set_best_answer(post=post, reply=ReplyFactory(), actor=post.author)
+    with acting_as(post.author), pytest.raises(Invalid):
+        services.post_set_best_answer(post=post, reply=ReplyFactory())

@@ -421,6 +421,7 @@ def make_community_data(*, today=None, extra=0):
     from community import services
     from community.choices import PostStatus
     from community.models import Post, Reply
+    from core.context import acting_as
 
     today = today or timezone.localdate()
     alice = UserFactory(username="alice", first_name="Alice", last_name="Amin", roles=[roles.MEMBER])
@@ -441,7 +442,8 @@ def make_community_data(*, today=None, extra=0):
     )
     first = written(services.reply_create(post=answered, author=bilal, body="MQTT with Sparkplug B."), today, 9)
     second = written(services.reply_create(post=answered, author=carla, body="OPC UA, it models the data."), today)
-    services.post_set_best_answer(post=answered, reply=first, actor=alice)
+    with acting_as(alice):
+        services.post_set_best_answer(post=answered, reply=first)
     waiting = written(
         services.post_create(
             author=bilal, title="Vibration alarms on pump 3", body="Any idea?", category="maintenance"
@@ -457,7 +459,8 @@ def make_community_data(*, today=None, extra=0):
     draft = services.post_create(author=alice, title="Draft thoughts", body="Not yet.", status=PostStatus.DRAFT)
     hidden = services.post_create(author=bilal, title="Cheap sensors, click here", body="Spam.", category="other")
     spam_report = services.report_create(reporter=alice, reason="spam", post=hidden)
-    services.report_resolve(report=spam_report, resolution="dismiss", actor=alice)
+    with acting_as(alice):
+        services.report_resolve(report=spam_report, resolution="dismiss")
     services.content_hide(instance=hidden, reason="advertising")
     services.report_create(reporter=carla, reason="off-topic", post=waiting)
     services.report_create(reporter=alice, reason="other", text="Rude tone", reply=second)
