@@ -22,7 +22,9 @@ class StateCodeField(forms.CharField):
             return value
         code = value.upper()
         if code not in STATE_CODES:
-            raise forms.ValidationError(f"'{value}' is not a two-letter US state code.", code="invalid")
+            raise forms.ValidationError(
+                "'%(value)s' is not a two-letter US state code.", code="invalid", params={"value": value}
+            )
         return code
 
 
@@ -35,7 +37,7 @@ class EquipmentTypeField(forms.CharField):
             return value
         equipment = normalize_equipment(value)
         if equipment is None:
-            raise forms.ValidationError(f"Unknown equipment type '{value}'.", code="invalid")
+            raise forms.ValidationError("Unknown equipment type '%(value)s'.", code="invalid", params={"value": value})
         return equipment
 
 

@@ -275,3 +275,12 @@ def test_rows_equal_the_full_serializer_in_another_time_zone(manager_client, set
             detail = manager_client.get(f"/api/v1/loads/{row['load_id']}/").json()
             full = manager_client.get(f"/api/v1/loads/{row['load_id']}/", {"include_deleted": "false"}).json()
             assert row == detail == full
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("param", ["origin_state", "destination_state", "equipment_type"])
+def test_a_percent_sign_in_a_filter_is_a_400_naming_it(sales_agent_client, param):
+    # User text is a parameter of the message, never part of its format (found by make fuzz).
+    response = sales_agent_client.get("/api/v1/loads/", {param: "%"})
+    assert response.status_code == 400
+    assert "'%'" in response.json()["fields"][param][0]
