@@ -11,7 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models, router, transaction
+from django.db.models import signals
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -99,22 +100,25 @@ class BaseModel(models.Model):
         self.updated_at = now
         if user is not None:
             self.updated_by = user
+        if args or kwargs.get("force_insert"):
+            raise TypeError("save() of a stored row takes only keyword arguments: using, update_fields.")
         kept = (*self._lifecycle_fields, *self._telemetry_fields)
         if update_fields is None and kept:
-            update_fields = [f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in kept]
+            deferred = self.get_deferred_fields()
+            update_fields = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in kept and f.attname not in deferred
+            ]
         if update_fields is not None:
-            update_fields = set(update_fields) | {"updated_at", "updated_by", "version"}
-            kwargs["update_fields"] = update_fields
+            update_fields = {*update_fields, "updated_at", "updated_by", "version"}
         expected = self.version
         self.version = expected + 1
-        self._expected_version = expected
         try:
-            self._save_dated(now, *args, **kwargs)
+            self._save_versioned(now, expected, using=kwargs.get("using"), update_fields=update_fields)
         except BaseException:
             self.version = expected
             raise
-        finally:
-            self._expected_version = None
 
     def _save_dated(self, now, *args, **kwargs):
         """Save; while the clock is held, the change-history entry is dated at the held moment too
@@ -127,17 +131,45 @@ class BaseModel(models.Model):
         finally:
             del self._history_date
 
-    def _do_update(self, base_qs, using, pk_val, values, update_fields, forced_update):
-        # Optimistic lock: the UPDATE only matches the version this copy was read at.
-        expected = getattr(self, "_expected_version", None)
-        if expected is None:
-            return super()._do_update(base_qs, using, pk_val, values, update_fields, forced_update)
-        updated = super()._do_update(
-            base_qs.filter(version=expected), using, pk_val, values, update_fields, forced_update
-        )
-        if not updated and base_qs.filter(pk=pk_val).exists():
-            raise StaleVersionError(self, expected)
-        return updated
+    def _save_versioned(self, now, expected: int, *, using=None, update_fields=None):
+        """The UPDATE ``save()`` runs for a stored row, matching only the version this copy was
+        read at (the optimistic lock): a copy someone else changed or deleted meanwhile raises
+        ``StaleVersionError`` and writes nothing.
+
+        Written with public APIs (the save signals, ``Field.pre_save``, ``QuerySet.update``), as
+        ``Model.save_base`` runs them for an update, rather than by overriding Django's private
+        ``Model._do_update`` to add the condition. One UPDATE, as before; the signals carry what
+        they carry for a plain save, so simple_history records the change."""
+        model = type(self)
+        meta = self._meta
+        using = using or router.db_for_write(model, instance=self)
+        fields = [f for f in meta.local_concrete_fields if not f.primary_key and not f.generated]
+        if update_fields is not None:
+            names = frozenset(update_fields)
+            unknown = names - {f.name for f in fields} - {f.attname for f in fields}
+            if unknown:
+                raise ValueError(f"update_fields names no column of {meta.label}: {', '.join(sorted(unknown))}.")
+            fields = [f for f in fields if f.name in names or f.attname in names]
+        else:
+            names = None
+            deferred = self.get_deferred_fields()
+            fields = [f for f in fields if f.attname not in deferred]
+        if clock.frozen():
+            self._history_date = now
+        try:
+            signals.pre_save.send(sender=model, instance=self, raw=False, using=using, update_fields=names)
+            values = {f.attname: f.pre_save(self, False) for f in fields}
+            rows = model._base_manager.using(using).filter(pk=self.pk)
+            with transaction.mark_for_rollback_on_error(using):
+                if not rows.filter(version=expected).update(**values):
+                    raise StaleVersionError(self, expected)
+            self._state.db = using
+            self._state.adding = False
+            signals.post_save.send(
+                sender=model, instance=self, created=False, update_fields=names, raw=False, using=using
+            )
+        finally:
+            self.__dict__.pop("_history_date", None)
 
 
 class SoftDeleteQuerySet(models.QuerySet):
