@@ -1,10 +1,11 @@
 """Background jobs: a real Celery worker against the local Redis, and the periodic schedules."""
 
-import time
+import threading
 from datetime import timedelta
 
 import pytest
 import redis
+from celery.signals import task_postrun
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from knox.models import AuthToken
@@ -14,6 +15,7 @@ from config.celery import app
 from logistics import services
 from logistics.choices import DecisionStatus
 from logistics.models import Decision
+from logistics.tasks import solve_decision
 from registry.tasks import probe_services
 from tests.factories import UserFactory
 from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
@@ -44,9 +46,27 @@ def _reset_connections():
     app.amqp._producer_pool = None
 
 
+@pytest.fixture
+def solves_run():
+    """An Event set once a worker has finished running a decision solve (whatever the
+    outcome); ``.decision_ids`` lists the decisions solved. The worker of ``start_worker``
+    runs in a thread of this process, so its task signals reach the test."""
+    done = threading.Event()
+    done.decision_ids = []
+
+    def finished(sender=None, args=(), **kwargs):
+        if getattr(sender, "name", None) == solve_decision.name:
+            done.decision_ids.append(args[0] if args else None)
+            done.set()
+
+    task_postrun.connect(finished, weak=False)
+    yield done
+    task_postrun.disconnect(finished)
+
+
 @pytest.mark.cluster
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_solves_a_queued_decision(redis_broker):
+def test_a_real_worker_solves_a_queued_decision(redis_broker, solves_run):
     from celery.contrib.testing.worker import start_worker
 
     hub = HubFactory()
@@ -56,12 +76,9 @@ def test_a_real_worker_solves_a_queued_decision(redis_broker):
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10):
         decision = services.decision_create(time_limit_seconds=1)
         assert Decision.objects.get(pk=decision.pk).status == DecisionStatus.SOLVING  # queued, not run here
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            decision.refresh_from_db()
-            if decision.status != DecisionStatus.SOLVING:
-                break
-            time.sleep(0.2)
+        assert solves_run.wait(timeout=60), "the worker did not run the queued solve"
+        assert solves_run.decision_ids == [str(decision.pk)]
+    decision.refresh_from_db()
     assert decision.status == DecisionStatus.PROPOSED, decision.failure_reason
     assert decision.orders_routed == 1
 
