@@ -4,7 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from core.history import HistoryManager, history_user
+from core.fastpaths.history import HistoryManager
+from core.history import history_user
 
 
 class User(AbstractUser):

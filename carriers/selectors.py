@@ -7,6 +7,8 @@ from django.db.models import Avg, Count, FloatField, Prefetch, Q, Sum, prefetch_
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from core.fastpaths.prepared import PreparedQuery
+
 from .choices import CallOutcome, IneligibilityReason, LookupOutcome, OfferDecision, Sentiment
 from .models import (
     AgreementDayTotal,
@@ -32,6 +34,25 @@ def carrier_queryset():
 def load_queryset():
     # A load shows its carrier by MC number; the carrier's stored FMCSA answer stays behind.
     return Load.all_objects.select_related("booked_carrier").defer("booked_carrier__fmcsa_data")
+
+
+def load_row_queryset(*, columns, include_deleted: bool = False):
+    """Loads as plain rows of ``columns`` (``QuerySet.values()``): related objects by one column
+    each, read through the join (``booked_carrier__mc_number``)."""
+    return (Load.all_objects if include_deleted else Load.objects).values(*columns)
+
+
+def load_rows(*, columns, include_deleted: bool = False) -> PreparedQuery:
+    """``load_row_queryset()`` for the desk's hottest reads, the load search and a load's JSON
+    detail: a stand-in whose SQL is compiled once per filter shape and kept prepared
+    (``core.fastpaths.prepared``). Filters, ordering, cursor pages and ``get()`` go through it
+    as through the queryset; anything else is answered by the ORM."""
+    columns = tuple(columns)
+    return PreparedQuery(
+        Load,
+        lambda: load_row_queryset(columns=columns, include_deleted=include_deleted),
+        key=("load-rows", columns, include_deleted),
+    )
 
 
 def call_rounds():

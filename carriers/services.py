@@ -11,10 +11,11 @@ from typing import NamedTuple
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from core import clock, prepared, runtime
+from core import clock, runtime
 from core.bulk import create_rows_with_history, existing_values
 from core.context import get_current_user
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from core.fastpaths import prepared
 from core.history import record_history, update_with_history
 from core.services import model_create, model_update, on_delete
 

@@ -1,6 +1,5 @@
 from django.db import connections, router
 from django.db.models import F
-from simple_history.manager import HistoryManager as BaseHistoryManager
 
 from . import clock
 from .context import get_current_user
@@ -79,19 +78,3 @@ def update_with_history(queryset, *, reason: str | None = None, **changes) -> in
     count = rows.update(updated_at=clock.now(), updated_by=user, version=F("version") + 1, **changes)
     copy_history_entries(model, pks, history_type="~", reason=reason, user=user)
     return count
-
-
-class HistoryManager(BaseHistoryManager):
-    """``Model.history``. simple_history builds the manager's class anew on every access (a new
-    type and a scan of the queryset's methods), and every history entry written accesses it:
-    about half a millisecond per entry. Here each class is built once."""
-
-    _built: dict = {}
-
-    @classmethod
-    def from_queryset(cls, queryset_class, class_name=None):
-        key = (cls, queryset_class, class_name)
-        built = HistoryManager._built.get(key)
-        if built is None:
-            built = HistoryManager._built[key] = super().from_queryset(queryset_class, class_name)
-        return built

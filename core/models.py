@@ -19,7 +19,8 @@ from simple_history.models import HistoricalRecords
 from . import clock
 from .context import get_current_user
 from .errors import Conflict
-from .history import HistoryManager, history_user
+from .fastpaths.history import HistoryManager
+from .history import history_user
 
 
 class StaleVersionError(Conflict):

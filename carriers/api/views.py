@@ -1,9 +1,6 @@
 from datetime import timedelta
 
-from django.http import Http404
 from django.utils import timezone
-from django_filters.constants import EMPTY_VALUES
-from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -15,10 +12,8 @@ from core.api.pagination import CursorPagination
 from core.api.permissions import HasPerms, ModelPermissions
 from core.api.viewsets import BaseModelViewSet
 from core.errors import Invalid
-from core.prepared import PreparedQuery
 
 from .. import lanes, selectors, services
-from ..models import Load
 from ..normalize import InvalidMCNumber, normalize_mc_number
 from .filters import CallFilter, CarrierFilter, FollowUpFilter, LoadFilter, NegotiationFilter
 from .serializers import (
@@ -120,64 +115,22 @@ class LoadViewSet(BaseModelViewSet):
     update_service = staticmethod(services.load_update)
     update_instance_kwarg = "load"
 
-    # A search with no other parameters (no ?search=, ?ordering=, ?include_deleted=, ?format=)
-    # runs as SQL compiled once per shape (core.prepared): the same query the ORM path builds.
-    PREPARED_FILTERS = {
-        name: f"{filter_.field_name}__{filter_.lookup_expr}"
-        for name, filter_ in LoadFilter.base_filters.items()
-        if not (filter_.method or filter_.exclude or filter_.distinct)
-    }
-    PREPARED_PARAMS = frozenset((*PREPARED_FILTERS, "cursor", "page_size"))
-
-    def list(self, request, *args, **kwargs):
-        if getattr(self, "swagger_fake_view", False) or not self.PREPARED_PARAMS.issuperset(request.query_params):
-            return super().list(request, *args, **kwargs)
-        filterset = LoadFilter(request.query_params, queryset=Load.all_objects.none(), request=request)
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        columns = tuple(LoadListSerializer.columns_for(request.user))
-        query = PreparedQuery(Load, self.get_queryset, key=("load-search", columns))
-        for name, value in filterset.form.cleaned_data.items():
-            if value not in EMPTY_VALUES:
-                query = query.filter(**{self.PREPARED_FILTERS[name]: value})
-        page = self.paginate_queryset(query)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    def retrieve(self, request, *args, **kwargs):
-        # A plain JSON read of one load (no ?include_deleted=, no ?format=) takes the search's
-        # path: its columns through a prepared statement, written out by LoadListSerializer.
-        # The browsable API keeps model instances: its edit form is built from the instance.
-        self.read_row = not request.query_params and request.accepted_renderer.format == "json"
-        return super().retrieve(request, *args, **kwargs)
-
-    def get_object(self):
-        if not getattr(self, "read_row", False):
-            return super().get_object()
-        columns = tuple(LoadListSerializer.columns_for(self.request.user))
-        query = PreparedQuery(Load, self.get_queryset, key=("load-detail", columns))
-        # load_id is unique among live loads: at most one row.
-        row = next(iter(query.filter(load_id=self.kwargs[self.lookup_field])[:1]), None)
-        if row is None:
-            raise Http404
-        self.check_object_permissions(self.request, row)
-        return row
-
-    def _lean_list(self) -> bool:
-        if getattr(self, "swagger_fake_view", False):
+    def reads_rows(self) -> bool:
+        """The search and a load's JSON detail are written out from plain rows (LoadListSerializer,
+        the same fields and values as LoadSerializer). The browsable API's detail keeps model
+        instances: its edit form is built from the instance."""
+        if getattr(self, "swagger_fake_view", False):  # the schema describes LoadSerializer
             return False
-        return self.action == "list" or getattr(self, "read_row", False)
+        return self.action == "list" or (self.action == "retrieve" and self.request.accepted_renderer.format == "json")
 
     def get_queryset(self):
-        queryset = super().get_queryset()
-        if self._lean_list():
-            # Only the columns a row shows, carrier and authors through the joins.
-            return queryset.values(*LoadListSerializer.columns_for(self.request.user))
-        return queryset
+        if self.reads_rows():
+            columns = LoadListSerializer.columns_for(self.request.user)
+            return selectors.load_rows(columns=columns, include_deleted=self.include_deleted())
+        return super().get_queryset()
 
     def get_serializer_class(self):
-        if self._lean_list():
-            return LoadListSerializer  # same rows as LoadSerializer, written out directly
-        return super().get_serializer_class()
+        return LoadListSerializer if self.reads_rows() else super().get_serializer_class()
 
     @extend_schema(request=None, responses=CeilingSuggestionSerializer)
     @action(detail=True, methods=["get"], url_path="ceiling-suggestion", permission_classes=[SeesCeilings])

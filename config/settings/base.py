@@ -150,7 +150,7 @@ def configure_database(db: dict) -> dict:
 
 
 configure_database(DATABASES["default"])
-# The hot searches (core.prepared) run as statements PostgreSQL keeps prepared with a generic plan.
+# The hot searches (core.fastpaths.prepared) run as statements PostgreSQL keeps prepared with a generic plan.
 # Turn off behind a pooler that cannot follow prepared statements (PgBouncer before 1.21 in
 # transaction mode).
 DB_PREPARE_HOT_QUERIES = env.bool("DB_PREPARE_HOT_QUERIES", default=True)
@@ -159,9 +159,9 @@ DB_PREPARE_HOT_QUERIES = env.bool("DB_PREPARE_HOT_QUERIES", default=True)
 # --- Cache ------------------------------------------------------------------------------
 # Local memory by default; redis:// in production so throttles and caches are shared.
 def with_reusing_redis_client(cache: dict) -> dict:
-    """Django's Redis backend builds a client per call; ``core.cache.RedisCache`` keeps one per pool."""
+    """Django's Redis backend builds a client per call; ``core.fastpaths.cache.RedisCache`` keeps one per pool."""
     if cache.get("BACKEND") == "django.core.cache.backends.redis.RedisCache":
-        cache["BACKEND"] = "core.cache.RedisCache"
+        cache["BACKEND"] = "core.fastpaths.cache.RedisCache"
     return cache
 
 

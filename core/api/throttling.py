@@ -6,7 +6,7 @@ grows with the limit (1,200 entries at 1200/min), and two workers reading the sa
 both write it back, losing a request. These keep one counter per window of ``duration`` seconds
 and estimate the requests of the last ``duration`` seconds as this window's count plus the
 previous window's, weighted by how much of it still overlaps (the "sliding window counter"): one
-atomic round trip (``core.cache.RedisCache.count``), exact counts, and no burst of twice the limit
+atomic round trip (``core.fastpaths.cache.RedisCache.count``), exact counts, and no burst of twice the limit
 at a window's edge. A refused request is not counted, as with DRF's: a client waiting out its
 429s gets its rate back.
 """
@@ -20,7 +20,7 @@ def cache_count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | No
     """Add ``delta`` to the counter ``key`` (created to live ``timeout`` seconds) and return its new
     value with that of the counter ``peek`` (0 when absent)."""
     count = getattr(cache, "count", None)
-    if count is not None:  # core.cache.RedisCache: one round trip
+    if count is not None:  # core.fastpaths.cache.RedisCache: one round trip
         return count(key, timeout, delta=delta, peek=peek)
     cache.add(key, 0, timeout)
     try:

@@ -3,7 +3,11 @@
 Django's ``RedisCacheClient.get_client()`` builds a new ``redis.Redis`` (and its table of
 response callbacks) for every cache call; on the API's hot path that is several per request
 (authentication, the token's last-use mark, the throttle). A ``redis.Redis`` is thread-safe and
-holds no state beyond its pool, so one per pool serves every call."""
+holds no state beyond its pool, so one per pool serves every call.
+
+Private APIs it touches (tests/core/test_fastpaths_guards.py): Django's ``RedisCacheClient``
+``_get_connection_pool_index``, ``_get_connection_pool`` and ``_client``; ``RedisCache._class`` (the
+client class it builds) and ``_cache`` (that client)."""
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient

@@ -5,21 +5,33 @@ builds and compiles that SQL again on every request, which costs more than runni
 ``PreparedQuery`` records what is asked of it (filters, ordering, a slice), builds the real
 queryset once per shape — with placeholders where the values go — compiles it, and keeps the
 SQL. Later requests of the same shape only bind their values and run it; the rows come back
-as dicts through the same converters ``QuerySet.values()`` uses.
+as dicts through the same converters ``QuerySet.values()`` uses. What it does not understand it
+hands to the ORM (``PreparedQuery``'s docstring), so a selector can return one to a stock view.
 
-It understands what a list view and ``CursorPagination`` ask of a queryset: ``filter()`` with
-plain field lookups, ``order_by()``, one slice, iteration; and what a read by key asks:
-``select_for_update()`` and ``first()``, rows as model instances (``first()`` below). The base queryset (soft-delete
-filter, joins, ``values()`` columns) comes from the caller's ``base()``, which is only called to
-compile a new shape; ``key`` must name everything that shapes its SQL. Tests hold the rows equal
-to the ORM's for the same query (tests/carriers/test_load_list.py, tests/core/test_prepared.py).
+On PostgreSQL the statement is bound on the server and kept prepared on its pooled connection
+with a generic plan. bench/search_paths.py measures this against Django's documented options
+(``server_side_binding``, ``prepare_threshold``, ``plan_cache_mode``): see bench/RESULTS.md.
+
+Its callers are selectors (``carriers.selectors.load_rows``) and services (``first()`` below). The
+base queryset (soft-delete filter, joins, ``values()`` columns) comes from the caller's ``base()``,
+which is only called to compile a new shape; ``key`` must name everything that shapes its SQL.
+Tests hold the rows equal to the ORM's for the same query (tests/carriers/test_load_list.py,
+tests/core/test_prepared.py).
+
+Private APIs it touches, each held by tests/core/test_fastpaths_guards.py:
+
+* ``DatabaseWrapper._prepare_cursor`` (wraps a cursor as ``connection.cursor()`` does) and the
+  PostgreSQL backend's ``ServerBindingCursor``;
+* the SQL compiler: ``Query.get_compiler()``, ``as_sql()``, ``select``/``col_count``/``klass_info``,
+  ``get_converters()``; ``Query.values_select``/``annotation_select``/``extra_select``; and
+  ``QuerySet._iterable_class`` (instances or values).
 """
 
 import functools
 import threading
 
 from django.conf import settings
-from django.core.exceptions import FieldError
+from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db import connections, router
 from django.db.models import Expression, JSONField
 from django.db.models.constants import LOOKUP_SEP
@@ -122,6 +134,15 @@ class _Compiled:
 
 
 class PreparedQuery:
+    """A queryset's stand-in whose SQL is compiled once per shape (see the module's docstring).
+
+    What a list view, its filters and ``CursorPagination`` ask in the usual case stays prepared:
+    ``filter()`` on a plain column with one value (``exact``, ``iexact``, ``gt``/``gte``/``lt``/``lte``),
+    ``order_by()`` by names, ``all()``, one slice, ``get()``, ``first()``, ``select_for_update()``,
+    iteration. Anything else (a ``Q``, a lookup across a relation or of another kind, ``None``,
+    ``exclude()``, ``distinct()``, ``count()``...) is answered by the ORM queryset it stands for,
+    built from ``base()`` with everything asked so far: same rows, without the compiled SQL."""
+
     def __init__(self, model, base, *, key):
         self.model = self._model = model
         self._base = base
@@ -143,38 +164,85 @@ class PreparedQuery:
         meta = self._model._meta
         return meta.pk if name == "pk" else meta.get_field(name), lookup or "exact"
 
-    def filter(self, **lookups):
+    def _bindable(self, path: str, value) -> bool:
+        """Whether ``filter(path=value)`` is one bound value on one of the model's own columns."""
+        if value is None or hasattr(value, "resolve_expression"):  # IS NULL, F(), subqueries
+            return False
+        try:
+            field, lookup = self._field(path)
+        except FieldDoesNotExist:
+            return False
+        return lookup in SINGLE_VALUE_LOOKUPS and field.concrete and not field.many_to_many
+
+    def as_queryset(self):
+        """The ORM queryset this query stands for."""
+        queryset = self._base()
+        for path, value in self._filters:
+            queryset = queryset.filter(**{path: value})
+        if self._ordering:
+            queryset = queryset.order_by(*self._ordering)
+        if self._lock:
+            queryset = queryset.select_for_update()
+        if self._slice is not None:
+            queryset = queryset[self._slice[0] : self._slice[1]]
+        return queryset
+
+    def __getattr__(self, name):
+        # The rest of the QuerySet API, answered by the ORM.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.as_queryset(), name)
+
+    def all(self):
+        return self._clone()
+
+    def filter(self, *args, **lookups):
+        if args or self._slice is not None or not all(self._bindable(p, v) for p, v in lookups.items()):
+            return self.as_queryset().filter(*args, **lookups)
         clone = self._clone()
         for path, value in lookups.items():
-            if self._field(path)[1] not in SINGLE_VALUE_LOOKUPS:
-                raise ValueError(f"A prepared query binds one value per lookup; {path!r} takes another kind.")
-            if value is None:  # the ORM turns it into IS NULL; a bound NULL would match nothing
-                raise ValueError(f"A prepared query cannot bind None ({path!r}).")
             # Bad values fail here, as the ORM's filter() would.
             self._field(path)[0].get_prep_value(value)
             clone._filters.append((path, value))
         return clone
 
     def order_by(self, *ordering):
+        if self._slice is not None or not all(isinstance(name, str) for name in ordering):
+            return self.as_queryset().order_by(*ordering)
         clone = self._clone()
         clone._ordering = tuple(ordering)
         return clone
 
-    def select_for_update(self):
+    def select_for_update(self, **kwargs):
+        if kwargs or self._slice is not None:
+            return self.as_queryset().select_for_update(**kwargs)
         clone = self._clone()
         clone._lock = True
         return clone
 
+    def get(self, *args, **lookups):
+        query = self.filter(*args, **lookups)
+        if not isinstance(query, PreparedQuery) or query._slice is not None:
+            return query.get()
+        rows = list(query[:2])
+        if not rows:
+            raise self._model.DoesNotExist(f"{self._model._meta.object_name} matching query does not exist.")
+        if len(rows) > 1:
+            raise self._model.MultipleObjectsReturned(f"get() returned more than one {self._model._meta.object_name}.")
+        return rows[0]
+
     def first(self):
         """The first row as ``QuerySet.first()`` gives it (ordered by the primary key when the
         query has no ordering), or None."""
+        if self._slice is not None:
+            return self.as_queryset().first()
         clone = self[:1]
         clone._first = True
         return next(iter(clone), None)
 
     def __getitem__(self, item):
         if not isinstance(item, slice) or item.step is not None or self._slice is not None:
-            raise TypeError("A prepared query takes one slice without a step.")
+            return self.as_queryset()[item]
         clone = self._clone()
         clone._slice = (item.start or 0, item.stop)
         return clone

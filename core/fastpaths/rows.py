@@ -18,6 +18,8 @@ runs the same field instances, in the same order, with the same messages, in a t
 A serializer that changes the machinery itself (its own ``to_internal_value`` or
 ``run_validation``) is validated row by row through the serializer instead.
 tests/core/test_api_rows.py holds the outcome equal to ``is_valid()`` on random rows.
+
+Private API it touches (tests/core/test_fastpaths_guards.py): DRF's ``Serializer._writable_fields``.
 """
 
 from collections.abc import Iterable, Mapping
@@ -32,7 +34,7 @@ from rest_framework.fields import Field, SkipField, empty, get_error_detail
 from rest_framework.serializers import as_serializer_error
 from rest_framework.utils import html
 
-from .serializers import StrictInputMixin, unknown_fields_error
+from core.api.serializers import StrictInputMixin, unknown_fields_error
 
 # What a validated value may be for rows to share it.
 SHAREABLE = (str, int, float, bool, Decimal, datetime, date, time, timedelta, UUID, type(None))

@@ -226,7 +226,7 @@ def shared_cache(request, monkeypatch):
     from django.core.cache.backends.locmem import LocMemCache
 
     from accounts import signin
-    from core.cache import RedisCache
+    from core.fastpaths.cache import RedisCache
 
     if request.param == "locmem":
         shared = LocMemCache(f"sign-in-{uuid.uuid4()}", {})

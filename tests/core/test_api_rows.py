@@ -1,4 +1,4 @@
-"""core.api.rows.RowValidator: for any row, the same outcome as the serializer's own ``is_valid()``
+"""core.fastpaths.rows.RowValidator: for any row, the same outcome as the serializer's own ``is_valid()``
 (accepted or refused, the same validated values, the same messages and codes), including when a
 cell's outcome is reused from an earlier row."""
 
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from rest_framework import serializers
 
 from carriers.api.serializers import LoadImportSerializer
-from core.api.rows import RowValidator
 from core.api.serializers import InputSerializer
+from core.fastpaths.rows import RowValidator
 
 TEXT = st.text(max_size=12)
 # Per column: values the rules accept, then values some rule refuses (or that are near misses).

@@ -1,10 +1,10 @@
-"""The Redis cache backend the platform runs in production (core.cache.RedisCache)."""
+"""The Redis cache backend the platform runs in production (core.fastpaths.cache.RedisCache)."""
 
 import pytest
 import redis
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 
-from core.cache import RedisCache
+from core.fastpaths.cache import RedisCache
 
 LOCATION = "redis://127.0.0.1:6379/3"
 

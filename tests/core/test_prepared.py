@@ -1,11 +1,13 @@
-"""core.prepared.first(): the row QuerySet.first() gives, read through SQL compiled once per shape.
+"""core.fastpaths.prepared.first(): the row QuerySet.first() gives, read through SQL compiled once per shape.
 (The load search's prepared pages are held equal to the ORM's in tests/carriers/test_load_list.py.)"""
 
 import pytest
 from django.db import transaction
+from django.db.models import F, Q
 from django.db.transaction import TransactionManagementError
 
-from core import prepared
+from core.fastpaths import prepared
+from core.fastpaths.prepared import PreparedQuery
 from tests.core.testapp.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +70,39 @@ def test_a_row_is_found_by_its_primary_key(widgets):
 
 
 @pytest.mark.parametrize(
-    "lookups", [{"created_by": None}, {"name__in": ["a", "b"]}, {"size__range": (1, 3)}, {"name__contains": "a"}]
+    "lookups",
+    [
+        {"created_by": None},
+        {"name__in": ["a", "b"]},
+        {"size__range": (1, 3)},
+        {"name__contains": "a"},
+        {"created_by__username": "nobody"},
+        {"size": F("size")},
+    ],
 )
-def test_lookups_of_other_kinds_are_refused_not_misread(lookups):
-    with pytest.raises(ValueError):
-        prepared.first(Widget.objects, **lookups)
+def test_lookups_of_other_kinds_are_answered_by_the_orm_not_misread(widgets, lookups):
+    for manager in (Widget.objects, Widget.all_objects):
+        assert same(prepared.first(manager, **lookups), manager.filter(**lookups).first())
+
+
+def query():
+    return PreparedQuery(Widget, Widget.objects.all, key=("widgets",))
+
+
+def test_it_goes_through_what_a_list_view_asks_as_the_queryset_would(widgets):
+    assert [w.pk for w in query().all().filter(size=2).order_by("name")[:5]] == [widgets[1].pk, widgets[0].pk]
+    assert query().get(name="b").pk == widgets[0].pk
+    with pytest.raises(Widget.DoesNotExist):
+        query().get(name="c")  # soft-deleted
+    with pytest.raises(Widget.MultipleObjectsReturned):
+        query().get(size=2)
+
+
+def test_anything_else_is_the_orms_answer_over_what_was_asked_so_far(widgets):
+    asked = query().filter(size=2)
+    assert asked.count() == 2 and asked.exists()
+    assert [w.name for w in asked.filter(Q(name="a") | Q(name="zz"))] == ["a"]
+    assert [w.name for w in asked.exclude(name="a")] == ["b"]
+    assert [w.name for w in asked.order_by(F("name").desc())] == ["b", "a"]
+    assert [w.name for w in asked.order_by("name")[:1][:1]] == ["a"]
+    assert list(query().filter(size=2).order_by("-name").values_list("name", flat=True)) == ["b", "a"]

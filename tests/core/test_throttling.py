@@ -9,7 +9,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.test import APIRequestFactory
 
 from core.api.throttling import UserRateThrottle
-from core.cache import RedisCache
+from core.fastpaths.cache import RedisCache
 from tests.factories import UserFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/3"

@@ -12,8 +12,8 @@ from django.db import connection, connections
 
 from carriers import services
 from carriers.api.serializers import LoadImportSerializer
-from core.api.rows import RowValidator
 from core.errors import Invalid
+from core.fastpaths.rows import RowValidator
 from core.management.base import ActingCommand
 
 COLUMNS = (
