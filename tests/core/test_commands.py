@@ -1,7 +1,6 @@
 import os
 import subprocess
 import sys
-import time
 from io import StringIO
 
 import pytest
@@ -67,8 +66,7 @@ def test_wait_for_db_gives_up_with_a_non_zero_exit_when_time_runs_out():
         "DB_POOL_ENABLED": "false",
         "DB_CONNECT_TIMEOUT": "1",
     }
-    started = time.monotonic()
-    result = subprocess.run(
+    result = subprocess.run(  # a hang fails here: it must give up on its own, well before 60 s
         [sys.executable, "manage.py", "wait_for_db", "--timeout", "2"],
         env=env,
         cwd=settings.BASE_DIR,
@@ -79,7 +77,6 @@ def test_wait_for_db_gives_up_with_a_non_zero_exit_when_time_runs_out():
     assert result.returncode != 0
     assert "still unreachable" in result.stderr
     assert result.stderr.count("retrying in") >= 2  # it retried, backing off
-    assert time.monotonic() - started < 30
 
 
 def test_create_api_token_rejects_silly_lifetimes(db):

@@ -12,13 +12,23 @@ class ServerURL(str):
 
 
 class _HealthHandler(BaseHTTPRequestHandler):
-    """``/ok`` answers 200, ``/error`` 500, ``/redirect`` 302; ``/hang`` waits until the server stops."""
+    """``/ok`` answers 200, ``/error`` 500, ``/redirect`` 302; ``/hang`` waits until the server stops;
+    ``/gather/N`` answers 200 once N requests for it are in flight at the same time (until then, or
+    if they never are, it waits as ``/hang`` does)."""
 
     def do_GET(self):
         self.server.requests.append(self.path)
         if self.path == "/hang":
             self.server.stopping.wait(10)
             return
+        if self.path.startswith("/gather/"):
+            wanted = int(self.path.rsplit("/", 1)[1])
+            with self.server.gathering:
+                self.server.gathered += 1
+                self.server.gathering.notify_all()
+                if not self.server.gathering.wait_for(lambda: self.server.gathered >= wanted, timeout=10):
+                    return
+            self.path = "/ok"
         status = {"/ok": 200, "/error": 500, "/redirect": 302}.get(self.path, 404)
         body = b'{"status": "ok"}' if status == 200 else b"{}"
         self.send_response(status)
@@ -41,6 +51,7 @@ def health_server():
     server.block_on_close = False
     server.stopping = threading.Event()
     server.requests = []
+    server.gathering, server.gathered = threading.Condition(), 0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
