@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -314,13 +314,73 @@ instance_from_snapshot = translation.instance_from_snapshot
 plan_to_json = translation.plan_to_json
 
 
-def decision_solve(*, decision_id) -> Decision:
-    """The background job: solve what the decision saw and store the proposal (or why it failed)."""
+# --- Solving, and jobs whose worker stopped --------------------------------------------------
+#
+# A solve job claims its decision before solving: one conditional UPDATE (status still ``solving``,
+# ``version`` as read) records the claim in ``solver_stats["claim"]`` (attempt, when, which worker).
+# Of two runs for one decision (a message the broker redelivered, a duplicate) exactly one claims
+# it; the other returns without solving. The plan is stored only by the run holding the claim
+# (status and version unchanged since the claim), so a decision is solved at most once per claim
+# and keeps one plan. A claim is live for the solve's time budget plus DECISION_STUCK_GRACE_SECONDS;
+# after that its worker is taken to have stopped: ``decisions_fail_stuck`` (the periodic sweeper)
+# fails the decision with the reason, and a redelivered message may claim it again first.
+
+
+def _solve_budget_seconds(decision: Decision) -> float:
+    """The longest the solver may run for this decision: its time limit, plus half the limit again
+    when urgent orders are solved a second time (``planning._solve_class``)."""
+    return decision.time_limit_seconds * 1.5
+
+
+def _claim_of(decision: Decision) -> dict | None:
+    stats = decision.solver_stats
+    return stats.get("claim") if isinstance(stats, dict) else None
+
+
+def decision_stuck_after(decision: Decision) -> datetime:
+    """When a decision still ``solving`` counts as stuck: its claim plus the solve's time budget plus
+    DECISION_STUCK_GRACE_SECONDS (a worker started it and stopped); unclaimed, its request plus
+    DECISION_QUEUE_TIMEOUT_SECONDS (no worker took the job)."""
+    claim = _claim_of(decision)
+    if claim is None:
+        return decision.created_at + timedelta(seconds=settings.DECISION_QUEUE_TIMEOUT_SECONDS)
+    return datetime.fromisoformat(claim["at"]) + timedelta(
+        seconds=_solve_budget_seconds(decision) + settings.DECISION_STUCK_GRACE_SECONDS
+    )
+
+
+def decision_claim(*, decision_id, worker: str = "", now: datetime | None = None) -> Decision | None:
+    """Take a ``solving`` decision for this run, atomically; ``None`` when there is nothing to do: it
+    is no longer solving, or another run holds a claim that has not expired, or another run claimed
+    it at the same moment. An expired claim (its worker stopped) is taken over as the next attempt."""
     decision = Decision.objects.filter(pk=decision_id).first()
     if decision is None:
         raise NotFound(f"No decision {decision_id}.")
-    if decision.status != DecisionStatus.SOLVING:
-        return decision
+    now = now or timezone.now()
+    claim = _claim_of(decision)
+    if decision.status != DecisionStatus.SOLVING or (claim is not None and now < decision_stuck_after(decision)):
+        return None
+    attempt = (claim or {}).get("attempt", 0) + 1
+    with transaction.atomic():
+        taken = update_with_history(
+            Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING, version=decision.version),
+            solver_stats={"claim": {"attempt": attempt, "at": now.isoformat(), "worker": worker}},
+            reason=f"solve attempt {attempt} started",
+        )
+    if not taken:
+        return None
+    logger.info("decision %s: solve attempt %s claimed by %s", decision.pk, attempt, worker or "this process")
+    decision.refresh_from_db()
+    return decision
+
+
+def decision_solve(*, decision_id, worker: str = "") -> Decision:
+    """The background job: claim the decision, solve what it saw and store the proposal (or why it
+    failed). A run that does not get the claim changes nothing and returns the decision as it is."""
+    decision = decision_claim(decision_id=decision_id, worker=worker)
+    if decision is None:
+        return Decision.objects.get(pk=decision_id)
+    claimed_version = decision.version
     started = time.perf_counter()
     fields: dict
     try:
@@ -355,14 +415,56 @@ def decision_solve(*, decision_id) -> Decision:
             "total_distance_km": round(plan.total_distance_km, 3),
             "orders_routed": len(planned["orders_routed"]),
             "confidence": round(len(planned["orders_routed"]) / max(1, len(snapshot_orders)), 4),
-            "solver_stats": plan.stats,
+            "solver_stats": {**plan.stats, "claim": _claim_of(decision)},
         }
     fields["computation_ms"] = round((time.perf_counter() - started) * 1000)
     with transaction.atomic():
-        # Only a decision still solving takes the plan: one cancelled or failed meanwhile keeps its state.
-        update_with_history(Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING), **fields)
+        # Only the run holding the claim stores its result: a decision failed meanwhile (its claim
+        # expired and the sweeper ran) or claimed again by another run keeps what that run wrote.
+        stored = update_with_history(
+            Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING, version=claimed_version), **fields
+        )
+    if not stored:
+        logger.warning("decision %s changed while this run solved it; its result was dropped", decision_id)
     decision.refresh_from_db()
     return decision
+
+
+def decisions_fail_stuck(*, now: datetime | None = None) -> list[Decision]:
+    """The sweeper (``logistics.fail_stuck_decisions``, every minute on beat): fail each decision still
+    ``solving`` past ``decision_stuck_after``, with the reason. Each write is conditional on the
+    decision being unchanged since it was read, so a run that stores its plan (or claims it again)
+    at the same moment wins and the decision is left alone."""
+    now = now or timezone.now()
+    failed = []
+    for decision in Decision.objects.filter(status=DecisionStatus.SOLVING).order_by("created_at"):
+        deadline = decision_stuck_after(decision)
+        if now < deadline:
+            continue
+        claim = _claim_of(decision)
+        if claim is None:
+            reason = (
+                f"No worker started this job within {settings.DECISION_QUEUE_TIMEOUT_SECONDS:g} s of the request "
+                "(are the workers running?); request a new decision."
+            )
+        else:
+            budget = _solve_budget_seconds(decision) + settings.DECISION_STUCK_GRACE_SECONDS
+            reason = (
+                f"The worker running this job stopped: attempt {claim['attempt']} started at {claim['at']} on "
+                f"{claim.get('worker') or 'a worker'} and gave no result within {budget:g} s; request a new decision."
+            )
+        with transaction.atomic():
+            changed = update_with_history(
+                Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING, version=decision.version),
+                status=DecisionStatus.FAILED,
+                failure_reason=reason,
+                reason="stuck in solving",
+            )
+        if changed:
+            logger.warning("decision %s failed: %s", decision.pk, reason)
+            decision.refresh_from_db()
+            failed.append(decision)
+    return failed
 
 
 def _route_reference(decision: Decision, n: int) -> str:

@@ -364,6 +364,23 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Jobs whose worker died (OOM kill, lost node, deploy) — docs/logistics.md, "Background jobs":
+# * A message taken by a worker that dies before acknowledging it goes back to the queue once it
+#   has been out for the visibility timeout; a worker looks for such messages every 10 s. Keep it
+#   above the longest job (1.5 × LOGISTICS_MAX_TIME_LIMIT_SECONDS plus a margin): a message out
+#   longer is delivered again while its job still runs (harmless — the solve claims its decision
+#   atomically — but wasted). A pool process killed alone (OOM) has its message acknowledged by
+#   Celery (task_reject_on_worker_lost stays off, so a job that kills workers is not run forever).
+# * The sweeper (logistics.fail_stuck_decisions, every minute on beat) fails a decision its worker
+#   started and left: still solving 1.5 × its time limit + DECISION_STUCK_GRACE_SECONDS after the
+#   claim; or never started, DECISION_QUEUE_TIMEOUT_SECONDS after the request.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=300),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+DECISION_STUCK_GRACE_SECONDS = env.float("DECISION_STUCK_GRACE_SECONDS", default=120.0)
+DECISION_QUEUE_TIMEOUT_SECONDS = env.float("DECISION_QUEUE_TIMEOUT_SECONDS", default=3600.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE

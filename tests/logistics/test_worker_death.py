@@ -1,0 +1,191 @@
+"""A planning job survives its worker: a real Celery worker (its own process group, Redis
+broker, the test database) is SIGKILLed while it solves a decision; another worker is started and
+the decision leaves ``solving`` within the bound: the sweeper fails it, with the reason, once its
+claim is older than 1.5 × its time limit + DECISION_STUCK_GRACE_SECONDS.
+
+Nothing sleeps: the test waits on the workers' own log lines (ready, the claim, the sweeper's
+verdict) with timeouts, and schedules the sweeper (as beat would) for the moment the decision
+counts as stuck.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import timedelta
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app
+from logistics import services
+from logistics.choices import DecisionStatus
+from logistics.models import Decision
+from logistics.tasks import fail_stuck_decisions
+from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (the workers share the database)"),
+]
+
+REDIS_URL = "redis://127.0.0.1:6379/9"  # this test's own database: flushed before and after
+TIME_LIMIT = 6  # seconds the solver runs: the window in which the worker is killed mid-solve
+GRACE = 1  # DECISION_STUCK_GRACE_SECONDS of the workers
+START_TIMEOUT = 90  # seconds for a worker to boot (Django, Celery, PyVRP) on a loaded machine
+# How long the decision may stay solving after the kill before the test fails: its bound
+# (1.5 × TIME_LIMIT + GRACE after the claim) plus a second worker's boot and a margin.
+LEAVE_SOLVING_TIMEOUT = 1.5 * TIME_LIMIT + GRACE + START_TIMEOUT
+
+
+class Worker:
+    """``celery -A config worker`` in its own process group, as production starts it (production
+    settings from the environment); its log lines are read as they come, to wait on."""
+
+    def __init__(self, name, env):
+        self.lines = []
+        self.changed = threading.Condition()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"{name}@%h", "--concurrency=1"]
+            + ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, like a container or a systemd unit
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+        with self.changed:
+            self.lines.append(None)  # the output ended: the worker is gone
+            self.changed.notify_all()
+
+    def wait_for(self, text, timeout):
+        """Block until a log line contains ``text``; fail the test after ``timeout`` seconds."""
+
+        def seen():
+            return any(line is None or text in line for line in self.lines)
+
+        with self.changed:
+            found = self.changed.wait_for(seen, timeout=timeout)
+            ended = None in self.lines
+        if not found or (ended and not any(line and text in line for line in self.lines)):
+            tail = "".join(line for line in self.lines[-30:] if line)
+            pytest.fail(f"no log line with {text!r} within {timeout} s (worker ended: {ended}):\n{tail}")
+
+    def kill(self):
+        """SIGKILL the whole process group: the main process and its pool die together, no
+        acknowledgement and no warm shutdown — as on an OOM kill of the container or a lost node."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def broker():
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable ({exc}); the worker-death test needs it.")
+    client.flushdb()
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
+    _reset_connections()
+    yield
+    app.conf.update(saved)
+    _reset_connections()
+    client.flushdb()
+
+
+def _reset_connections():
+    """Drop pooled broker connections so the next use connects to the broker now configured."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def start_worker(broker):
+    db = connection.settings_dict
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_URL", "CACHE_URL", "CELERY_", "LOGISTICS_", "DECISION_"))
+    }
+    env = {
+        **base,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "worker-death-test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz",
+        "DJANGO_ALLOWED_HOSTS": "localhost",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CACHE_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "DECISION_STUCK_GRACE_SECONDS": str(GRACE),
+        # Longer than the test: the killed worker's message is not redelivered during it, so what
+        # moves the decision is the sweeper (a redelivery would find the claim live and do nothing).
+        "CELERY_VISIBILITY_TIMEOUT_SECONDS": "600",
+    }
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    workers = []
+
+    def _start(name):
+        worker = Worker(name, env)
+        workers.append(worker)
+        worker.wait_for(" ready.", START_TIMEOUT)
+        return worker
+
+    yield _start
+    for worker in workers:
+        worker.stop()
+
+
+def test_a_decision_whose_worker_was_killed_mid_solve_leaves_solving(start_worker, settings):
+    settings.DECISION_STUCK_GRACE_SECONDS = GRACE  # as the workers have it, for ``decision_stuck_after``
+    hub = HubFactory()
+    CostModelFactory()
+    for town in ("Nakuru", "Eldoret", "Kitale", "Kisumu", "Naivasha"):
+        OrderFactory(hub=hub, town=town)
+    VehicleFactory(home_hub=hub)
+    VehicleFactory(home_hub=hub)
+
+    first = start_worker("first")
+    decision = services.decision_create(time_limit_seconds=TIME_LIMIT)  # queued on commit, to Redis
+    first.wait_for(f"decision {decision.pk}: solve attempt 1 claimed by first@", START_TIMEOUT)
+    first.kill()  # mid-solve: the solver runs TIME_LIMIT seconds after the claim
+    decision.refresh_from_db()
+    assert decision.status == DecisionStatus.SOLVING
+    assert decision.solver_stats["claim"]["attempt"] == 1
+
+    second = start_worker("second")
+    # Beat's next tick after the decision counts as stuck; a tick before it would find nothing.
+    stuck_after = services.decision_stuck_after(decision)
+    fail_stuck_decisions.apply_async(eta=stuck_after + timedelta(seconds=1))
+    second.wait_for(f"decision {decision.pk} failed: The worker running this job stopped", LEAVE_SOLVING_TIMEOUT)
+
+    decision = Decision.objects.get(pk=decision.pk)
+    assert decision.status == DecisionStatus.FAILED
+    assert decision.failure_reason.startswith("The worker running this job stopped: attempt 1 started at ")
+    assert "first@" in decision.failure_reason
+    assert decision.plan == {} and decision.orders_routed == 0
