@@ -5,6 +5,9 @@ The "last used" mark lives in the shared cache (``Django CACHES``), written at m
 minute per token, so authenticating costs no database write; it is what
 ``GET /api/v1/auth/tokens/`` shows. A cache flush forgets it.
 
+Without the cache (Redis unreachable, ``core.fastpaths.cache``) a token is authenticated from the
+database on every request and its last-use marks are skipped until the cache is back.
+
 Who a token belongs to, and that user's permissions, are cached under the token's digest for
 API_AUTH_CACHE_SECONDS, so a request with a known token costs no query for authentication or
 permission checks. Everything that changes the answer drops the entry at once
@@ -22,6 +25,8 @@ from django.utils import timezone
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
 from rest_framework import exceptions
+
+from core.fastpaths.cache import cache_degraded
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ def record_use(auth_token) -> None:
         return
     key = last_used_key(auth_token.digest)
     previous = cache.get(key)
+    if cache_degraded(cache):
+        return  # skipped, and not remembered as written: the mark is written once the cache is back
     if previous is not None and (now - previous).total_seconds() < LAST_USED_RESOLUTION_SECONDS:
         # Another worker marked it: nothing to write until that mark is a minute old either.
         _remember_recorded(auth_token.digest, previous.timestamp())
@@ -53,7 +60,8 @@ def record_use(auth_token) -> None:
     if auth_token.expiry is not None:
         timeout = max(1, int((auth_token.expiry - now).total_seconds()))
     cache.set(key, now, timeout=timeout)
-    _remember_recorded(auth_token.digest, now.timestamp())
+    if not cache_degraded(cache):
+        _remember_recorded(auth_token.digest, now.timestamp())
 
 
 def _remember_recorded(digest: str, timestamp: float) -> None:

@@ -15,6 +15,10 @@ and the HTML forms (``/sign-in/``, ``/admin/login/``, DRF's ``/api-auth/login/``
 The API runs these checks as DRF throttles (``SIGN_IN_THROTTLES`` on the login view), the HTML forms
 through ``SignInGuardMiddleware``: either way a refused attempt gets 429 with ``Retry-After`` before
 any password is checked. Counts live in the shared cache, so they hold across workers.
+
+Without the cache (Redis unreachable) nothing is counted and a recorded lockout cannot be read:
+sign-in fails open, like the request throttles, with a warning at most once a minute
+(``core.api.throttling.warn_failing_open``); the password check itself is unchanged.
 """
 
 import hashlib
@@ -33,7 +37,8 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from core.api.throttling import CountingThrottle, cache_count
+from core.api.throttling import CountingThrottle, cache_count, warn_failing_open
+from core.fastpaths.cache import cache_degraded
 from core.network import client_address
 
 logger = logging.getLogger(__name__)
@@ -68,6 +73,8 @@ def lockout_remaining(username) -> float:
     if key is None:
         return 0.0
     until = cache.get(LOCKED_KEY.format(username=key))
+    if until is None and cache_degraded(cache):
+        warn_failing_open()
     return max(0.0, until - time.time()) if until is not None else 0.0
 
 
@@ -87,6 +94,8 @@ def failure_record(*, username, request=None) -> None:
     current_key = FAILURES_KEY.format(username=key, window=window)
     previous_key = FAILURES_KEY.format(username=key, window=window - 1)
     current, previous = cache_count(cache, current_key, 2 * duration + 1, peek=previous_key)
+    if not current:
+        return  # the cache is unreachable: nothing was counted
     if math.ceil(current + previous * (1 - (now / duration - window))) < settings.SIGN_IN_LOCKOUT_FAILURES:
         return
     lockout = settings.SIGN_IN_LOCKOUT_SECONDS

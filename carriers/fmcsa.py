@@ -3,13 +3,15 @@
 Only an answer of the documented shape counts: anything else (a wrong key's 404 with a
 string, the maintenance HTML page, a timeout) raises ``FMCSAUnavailable`` so callers can
 say so instead of guessing. Repeated failures open a circuit breaker kept in Django's
-cache (shared by every worker) so a down FMCSA is not hammered and callers fail fast.
+cache (shared by every worker) so a down FMCSA is not hammered and callers fail fast; while the
+cache is unreachable each process keeps the breaker's state itself, until the cache is back.
 Requests go through ``core.outbound`` like every call to a configured address: no redirects,
 no environment proxy, and an internal address only if ``OUTBOUND_ALLOWED_NETWORKS`` opens it.
 """
 
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from core import outbound
+from core.fastpaths.cache import cache_degraded
 
 from .choices import IneligibilityReason
 
@@ -153,32 +156,65 @@ def parse_docket_response(status_code: int, content_type: str, body: bytes) -> C
     return _record(first["carrier"])
 
 
+class _ProcessCircuit:
+    """The breaker's state in this process, read while the shared cache is unreachable."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.open_until = 0.0
+
+
 class Circuit:
-    """Consecutive-failure breaker; its state lives in the shared cache."""
+    """Consecutive-failure breaker; its state lives in the shared cache, and in this process while
+    the cache is unreachable (a miss then says nothing about the breaker)."""
+
+    process = _ProcessCircuit()
 
     @staticmethod
     def is_open() -> bool:
         open_until = cache.get(CIRCUIT_OPEN_UNTIL_KEY)
+        if cache_degraded(cache):
+            open_until = Circuit.process.open_until
         return open_until is not None and time.time() < open_until
 
     @staticmethod
     def record_success():
         cache.delete_many([CIRCUIT_FAILURES_KEY, CIRCUIT_OPEN_UNTIL_KEY])
+        with Circuit.process.lock:
+            Circuit.process.failures, Circuit.process.open_until = 0, 0.0
 
     @staticmethod
     def record_failure():
         reset_seconds = settings.FMCSA_CIRCUIT_RESET_SECONDS
+        failures = Circuit._count_shared_failure(reset_seconds)
+        process = Circuit.process
+        with process.lock:
+            if failures is None:  # the cache is unreachable: count in this process
+                process.failures += 1
+                failures = process.failures
+            else:
+                process.failures = 0
+            open_until = time.time() + reset_seconds if failures >= settings.FMCSA_CIRCUIT_FAILURES else None
+            if open_until is not None:
+                # Kept here too, so the breaker stays open in this process if the cache goes.
+                process.failures, process.open_until = 0, open_until
+        if open_until is not None:
+            # Half-open after the reset period: the next call is let through as a probe.
+            cache.set(CIRCUIT_OPEN_UNTIL_KEY, open_until, timeout=reset_seconds)
+            cache.set(CIRCUIT_FAILURES_KEY, 0, timeout=max(reset_seconds * 10, 600))
+            logger.warning("FMCSA circuit opened for %s s after %s failures", reset_seconds, failures)
+
+    @staticmethod
+    def _count_shared_failure(reset_seconds) -> int | None:
+        """The shared count of consecutive failures, this one included; None without the cache."""
         cache.add(CIRCUIT_FAILURES_KEY, 0, timeout=max(reset_seconds * 10, 600))
         try:
             failures = cache.incr(CIRCUIT_FAILURES_KEY)
-        except ValueError:  # expired between add and incr
+        except ValueError:  # expired between add and incr, or the cache is unreachable
             cache.set(CIRCUIT_FAILURES_KEY, 1, timeout=max(reset_seconds * 10, 600))
             failures = 1
-        if failures >= settings.FMCSA_CIRCUIT_FAILURES:
-            # Half-open after the reset period: the next call is let through as a probe.
-            cache.set(CIRCUIT_OPEN_UNTIL_KEY, time.time() + reset_seconds, timeout=reset_seconds)
-            cache.set(CIRCUIT_FAILURES_KEY, 0, timeout=max(reset_seconds * 10, 600))
-            logger.warning("FMCSA circuit opened for %s s after %s failures", reset_seconds, failures)
+        return None if cache_degraded(cache) else failures
 
 
 def lookup_by_mc(mc_number: str) -> CarrierRecord | None:

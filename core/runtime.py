@@ -9,6 +9,10 @@ How soon a change is seen: the cache is shared by every worker in production (Re
 ``CACHE_URL``), and a change clears it when its transaction commits, so every worker reads
 the new value on its next ``get()``. ``RUNTIME_SETTINGS_CACHE_SECONDS`` bounds the delay
 only if that invalidation were lost (or with a per-process cache, as in development).
+
+Without the cache (Redis unreachable, ``core.fastpaths.cache``) the overrides are read from the
+database, once per request, and defaults from the environment as always; an invalidation made
+meanwhile is replayed by the cache backend when Redis is back.
 """
 
 from contextlib import contextmanager

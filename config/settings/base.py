@@ -114,6 +114,29 @@ STORAGES = {
 # --- Database ---------------------------------------------------------------------------
 # SQLite in the project directory unless DATABASE_URL says otherwise.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The pooler in front of PostgreSQL, DB_POOLER: empty for none (or one that keeps a client on one server
+# connection, as PgBouncer's session mode does), or "pgbouncer" for PgBouncer in transaction mode, which gives
+# each transaction whichever server connection is free: nothing may outlive a transaction there.
+DB_POOLERS = ("", "pgbouncer")
+
+
+def database_pooler() -> str:
+    """DB_POOLER, checked. ``DB_PREPARE_HOT_QUERIES=false``, its older spelling, reads as ``pgbouncer``."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    pooler = env.str("DB_POOLER", default="").strip().lower()
+    if pooler not in DB_POOLERS:
+        raise ImproperlyConfigured(
+            f"DB_POOLER={pooler!r} is not known: set DB_POOLER=pgbouncer behind PgBouncer in transaction mode, "
+            "or leave it empty."
+        )
+    prepare = env.bool("DB_PREPARE_HOT_QUERIES", default=None)
+    if pooler and prepare:
+        raise ImproperlyConfigured(
+            "DB_PREPARE_HOT_QUERIES=true contradicts DB_POOLER=pgbouncer (PgBouncer in transaction mode cannot "
+            "follow prepared statements): unset DB_PREPARE_HOT_QUERIES."
+        )
+    return pooler or ("pgbouncer" if prepare is False else "")
 
 
 def configure_database(db: dict) -> dict:
@@ -133,6 +156,16 @@ def configure_database(db: dict) -> dict:
         # Short waits, so an unreachable database answers 503 within seconds (see
         # core.api.exceptions) rather than holding requests for a long pool timeout.
         options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+        if database_pooler() == "pgbouncer":
+            # In autocommit Django holds a server-side cursor (QuerySet.iterator()) open past its
+            # transaction, which PgBouncer in transaction mode cannot follow (Django's docs, "Transaction
+            # pooling and server-side cursors"). Prepared statements: DB_PREPARE_HOT_QUERIES below; the
+            # time zone Django sets per connection PgBouncer restores itself (it tracks TimeZone).
+            # Django's pool stays on: an idle client connection holds no server connection in transaction
+            # mode, so it costs PgBouncer a client slot (processes x DB_POOL_MAX_SIZE, under its
+            # max_client_conn), spares a connection per request and keeps DB_POOL_TIMEOUT's fast 503 when
+            # PgBouncer is unreachable (PostgreSQL down behind it: PgBouncer's query_wait_timeout bounds it).
+            db["DISABLE_SERVER_SIDE_CURSORS"] = True
         if env.bool("DB_POOL_ENABLED", default=True):
             # Django's native psycopg 3 pool; persistent connections must stay off with it.
             # CONN_HEALTH_CHECKS makes the pool check each connection before handing it out.
@@ -150,18 +183,25 @@ def configure_database(db: dict) -> dict:
 
 
 configure_database(DATABASES["default"])
-# The hot searches (core.fastpaths.prepared) run as statements PostgreSQL keeps prepared with a generic plan.
-# Turn off behind a pooler that cannot follow prepared statements (PgBouncer before 1.21 in
-# transaction mode).
-DB_PREPARE_HOT_QUERIES = env.bool("DB_PREPARE_HOT_QUERIES", default=True)
-
+DB_POOLER = database_pooler()
+# The hot searches (core.fastpaths.prepared) run as statements PostgreSQL keeps prepared with a generic plan
+# (set per connection), except behind DB_POOLER=pgbouncer. A pooler nobody declared is detected on each new
+# connection there: nothing is prepared on it and a warning names DB_POOLER.
+DB_PREPARE_HOT_QUERIES = DB_POOLER != "pgbouncer"
 
 # --- Cache ------------------------------------------------------------------------------
 # Local memory by default; redis:// in production so throttles and caches are shared.
 def with_reusing_redis_client(cache: dict) -> dict:
-    """Django's Redis backend builds a client per call; ``core.fastpaths.cache.RedisCache`` keeps one per pool."""
+    """Django's Redis backend builds a client per call; ``core.fastpaths.cache.RedisCache`` keeps one per pool
+    and serves without Redis when it is lost. Short client timeouts keep a lost Redis from holding requests;
+    after a failure a process skips Redis for CACHE_OUTAGE_BACKOFF_SECONDS."""
     if cache.get("BACKEND") == "django.core.cache.backends.redis.RedisCache":
         cache["BACKEND"] = "core.fastpaths.cache.RedisCache"
+    if cache.get("BACKEND") == "core.fastpaths.cache.RedisCache":
+        options = cache.setdefault("OPTIONS", {})
+        options.setdefault("socket_connect_timeout", env.float("CACHE_CONNECT_TIMEOUT", default=0.25))
+        options.setdefault("socket_timeout", env.float("CACHE_SOCKET_TIMEOUT", default=0.25))
+        cache.setdefault("OUTAGE_BACKOFF_SECONDS", env.float("CACHE_OUTAGE_BACKOFF_SECONDS", default=5.0))
     return cache
 
 

@@ -9,19 +9,48 @@ previous window's, weighted by how much of it still overlaps (the "sliding windo
 atomic round trip (``core.fastpaths.cache.RedisCache.count``), exact counts, and no burst of twice the limit
 at a window's edge. A refused request is not counted, as with DRF's: a client waiting out its
 429s gets its rate back.
+
+Without the cache (Redis unreachable, ``core.fastpaths.cache``) nothing can be counted and every
+request is let through: the throttles, and the sign-in protection built on them
+(``accounts.signin``), fail open, with a warning at most once a minute per process.
 """
+
+import logging
+import threading
+import time
 
 from rest_framework import throttling
 
+from core.fastpaths.cache import cache_degraded
 from core.network import client_address
+
+logger = logging.getLogger(__name__)
+
+FAIL_OPEN_WARNING_SECONDS = 60.0
+_warned = {"at": None}
+_warned_lock = threading.Lock()
+
+
+def warn_failing_open() -> None:
+    """Log that throttles are failing open, at most once every FAIL_OPEN_WARNING_SECONDS per process."""
+    now = time.monotonic()
+    with _warned_lock:
+        if _warned["at"] is not None and now - _warned["at"] < FAIL_OPEN_WARNING_SECONDS:
+            return
+        _warned["at"] = now
+    logger.warning("Throttles and sign-in lockouts are failing open: the cache is unreachable")
 
 
 def cache_count(cache, key: str, timeout: int, *, delta: int = 1, peek: str | None = None) -> tuple[int, int]:
     """Add ``delta`` to the counter ``key`` (created to live ``timeout`` seconds) and return its new
-    value with that of the counter ``peek`` (0 when absent)."""
+    value with that of the counter ``peek`` (0 when absent); (0, 0) when the cache is unreachable."""
     count = getattr(cache, "count", None)
     if count is not None:  # core.fastpaths.cache.RedisCache: one round trip
-        return count(key, timeout, delta=delta, peek=peek)
+        counted = count(key, timeout, delta=delta, peek=peek)
+        if cache_degraded(cache):
+            warn_failing_open()
+            return 0, 0
+        return counted
     cache.add(key, 0, timeout)
     try:
         value = cache.incr(key, delta)

@@ -28,6 +28,7 @@ Private APIs it touches, each held by tests/core/test_fastpaths_guards.py:
 """
 
 import functools
+import logging
 import threading
 
 from django.conf import settings
@@ -37,6 +38,8 @@ from django.db.models import Expression, JSONField
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.query import ModelIterable
 from django.db.transaction import TransactionManagementError
+
+logger = logging.getLogger(__name__)
 
 # SQL per (database alias, shape); bounded, since values never enter the key.
 _compiled: dict = {}
@@ -94,13 +97,17 @@ def _preparable_cursor(connection, *, binary: bool = True):
     its ``PREPARE_THRESHOLD``-th run; pooled connections keep their statements across requests.
     ``plan_cache_mode = force_generic_plan`` is set once per connection: it only concerns prepared
     statements, and these are the only ones, planned once for every value (each has an index that
-    suits any value). Elsewhere this is an ordinary cursor."""
+    suits any value). Elsewhere this is an ordinary cursor: on other databases, with
+    ``DB_PREPARE_HOT_QUERIES`` off (``DB_POOLER=pgbouncer``), and on a connection that turns out
+    to pass through a pooler (``_behind_pooler``), where neither may outlive a transaction."""
     if connection.vendor != "postgresql" or not settings.DB_PREPARE_HOT_QUERIES:
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = connection.connection
     with connection.wrap_database_errors:
+        if _behind_pooler(raw):
+            return connection.cursor()
         if not getattr(raw, "generic_plans", False) and not connection.in_atomic_block:
             # Outside a transaction, so a rollback cannot undo it.
             raw.execute("SET plan_cache_mode = force_generic_plan")
@@ -110,6 +117,30 @@ def _preparable_cursor(connection, *, binary: bool = True):
         raw.prepare_threshold = PREPARE_THRESHOLD
         # Wrapped as connection.cursor() wraps its own: query logging, execute wrappers, errors.
         return connection._prepare_cursor(_cursor_class(binary)(raw))
+
+
+def _behind_pooler(raw) -> bool:
+    """Whether this connection reaches PostgreSQL through a pooler nobody declared (DB_POOLER).
+
+    PostgreSQL tells a new client the id of the process serving it, the one ``pg_backend_pid()``
+    names; a pooler (PgBouncer, in any mode) hands out an id of its own, since the process behind
+    it may change. Asked once per connection; a pooler found is logged once per process."""
+    global _pooler_logged
+    pooled = getattr(raw, "behind_pooler", None)
+    if pooled is None:
+        pooled = raw.execute("SELECT pg_backend_pid()").fetchone()[0] != raw.info.backend_pid
+        raw.behind_pooler = pooled
+        if pooled and not _pooler_logged:
+            _pooler_logged = True
+            logger.warning(
+                "PostgreSQL answers through a connection pooler that DB_POOLER does not name: the hot queries "
+                "are not prepared on its connections. Behind PgBouncer in transaction mode set "
+                "DB_POOLER=pgbouncer, which also turns off what else it cannot follow (server-side cursors)."
+            )
+    return pooled
+
+
+_pooler_logged = False
 
 
 def _output_field(expression):

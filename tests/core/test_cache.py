@@ -34,3 +34,17 @@ def test_it_stores_what_the_platform_stores(backend):
     assert backend.incr("a") == 2
     backend.delete_many(["a", "b", "token"])
     assert backend.get("token") is None and backend.get("a", "gone") == "gone"
+
+
+def test_with_redis_up_every_operation_answers_as_djangos_does(backend):
+    stock = DjangoRedisCache(LOCATION, {"KEY_PREFIX": "test-core-cache"})
+    assert backend.add("n", 1, 30) is True and backend.add("n", 2, 30) is False
+    assert stock.get("n") == 1 and backend.has_key("n") and not backend.has_key("absent")
+    assert backend.touch("n", 60) is True and backend.touch("absent", 60) is False
+    assert backend.decr("n") == 0 == stock.get("n")
+    assert backend.get_or_set("made", 7, 30) == 7 == stock.get("made")
+    assert backend.delete("made") is True and backend.delete("made") is False
+    assert backend.set_many({"a": 1}, 30) == []
+    assert backend.count("c", 30, peek="n") == (1, 0)
+    assert backend.count("c", 30, delta=2) == (3, 0)
+    assert not backend.degraded

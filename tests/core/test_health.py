@@ -61,3 +61,35 @@ def test_ready_is_503_naming_the_database_when_it_is_unreachable():
     assert answer["body"]["checks"]["database"]["status"] == "failing"
     assert answer["body"]["checks"]["cache"]["status"] == "ok"
     assert "s3cret" not in result.stdout
+
+
+def test_ready_reports_a_lost_cache_as_degraded_not_the_app_as_down(client, settings):
+    # The platform's Redis backend serves without Redis (tests/core/test_cache_outage.py), so a
+    # lost Redis keeps the app in service; the closed port is a Redis that is gone.
+    import socket
+
+    from core.fastpaths import cache as fastcache
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "core.fastpaths.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/9",
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+    try:
+        response = client.get("/health/ready/")
+    finally:
+        fastcache._outages.clear()
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["checks"]["cache"] == {
+        "status": "degraded",
+        "error": "ConnectionError",
+        "detail": "serving without the cache",
+    }
+    assert body["checks"]["database"]["status"] == "ok"
+    assert str(port) not in response.content.decode()
