@@ -18,11 +18,16 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """Ready to serve: database reachable, cache working, migrations applied."""
+    """Ready to serve: database reachable, migrations applied. A part the app serves without (the
+    cache, a read replica) may be degraded: still 200, with ``status: degraded`` naming it."""
     healthy, checks = health.run_checks()
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    not_ok = [name for name, result in checks.items() if result["status"] != "ok"]
     if not healthy:
-        body["failing"] = [name for name, result in checks.items() if result["status"] != "ok"]
+        body = {"status": "unavailable", "checks": checks, "failing": not_ok}
+    elif not_ok:
+        body = {"status": "degraded", "checks": checks, "degraded": not_ok}
+    else:
+        body = {"status": "ok", "checks": checks}
     return JsonResponse(body, status=200 if healthy else 503)
 
 

@@ -92,4 +92,5 @@ def test_ready_reports_a_lost_cache_as_degraded_not_the_app_as_down(client, sett
         "detail": "serving without the cache",
     }
     assert body["checks"]["database"]["status"] == "ok"
+    assert (body["status"], body["degraded"]) == ("degraded", ["cache"])
     assert str(port) not in response.content.decode()

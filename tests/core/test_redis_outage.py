@@ -164,6 +164,7 @@ def test_losing_redis_costs_no_request_and_the_cache_resumes_by_itself(server, p
     body = ready.json()
     assert body["checks"]["cache"]["status"] == "degraded"
     assert body["checks"]["database"]["status"] == "ok"
+    assert (body["status"], body["degraded"]) == ("degraded", ["cache"])
     assert "The Redis cache is unreachable" in server.log.read_text()
 
     redis_cache_db.flushdb()  # what the app writes from here on shows it uses Redis again
