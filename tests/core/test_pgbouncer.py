@@ -19,7 +19,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from knox.models import AuthToken
@@ -41,9 +39,10 @@ from carriers.models import Load
 from tests.carriers.conftest import FakeQCMobile, docket_body, qc_carrier
 from tests.core.test_settings import PRODUCTION_ENV, _run
 from tests.factories import UserFactory
+from tests.servers import Gunicorn, database_url, free_port, production_env, redis_db
 
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
-CACHE_URL = "redis://127.0.0.1:6379/4"
+CACHE_DB = 4
 START_TIMEOUT = 60  # seconds for PgBouncer or gunicorn to come up and answer
 ANSWER_TIMEOUT = 30  # seconds for one request on a loaded machine
 SEARCHES = 24  # more than psycopg's prepare threshold on each of the app's connections
@@ -66,28 +65,11 @@ def cluster(test):
     return test
 
 
-def _redis_or_skip():
-    import redis
-
-    client = redis.Redis.from_url(CACHE_URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    return client
-
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PgBouncer:
     """PgBouncer in transaction mode on a free port, in front of the test database's server."""
 
     def __init__(self, db):
-        self.port = _free_port()
+        self.port = free_port()
         # Its own directory, readable by the user it runs as (pgbouncer refuses to run as root).
         self.dir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
         self.dir.chmod(0o755)
@@ -168,64 +150,34 @@ def fmcsa():
 def serve(pgbouncer, fmcsa, tmp_path):
     """``serve(**env)`` → ``(url, logs)``: gunicorn running production settings (and ``env``) with
     DATABASE_URL through PgBouncer; ``logs()`` → its JSON log records and all its output lines."""
-    redis_client = _redis_or_skip()
-    redis_client.flushdb()
+    redis_db(CACHE_DB)
     started = []
 
     def _serve(**overrides):
-        db = connection.settings_dict
-        listener = socket.create_server(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "DATABASE_URL", "CACHE_URL", "CELERY_", "DB_", "FMCSA_"))
-        }
-        env = {
-            **base,
-            **PRODUCTION_ENV,
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-            "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-            "DJANGO_LOG_LEVEL": "WARNING",
-            "DATABASE_URL": f"postgres://{db['USER']}@127.0.0.1:{pgbouncer.port}/{db['NAME']}",
-            "CACHE_URL": CACHE_URL,
-            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/5",  # nothing on this path sends a job
-            "FMCSA_BASE_URL": fmcsa.base_url,
-            "FMCSA_WEB_KEY": "test-key",
-            "FMCSA_RETRIES": "0",
-            "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",  # the FMCSA stand-in is on this machine
-            **overrides,
-        }
         (tmp_path / "static").mkdir(exist_ok=True)
-        log_path = tmp_path / f"gunicorn-{port}.log"
-        with listener, open(log_path, "w") as log:
-            fd = listener.fileno()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"fd://{fd}", "-w", "1", "--threads", "4"],
-                cwd=settings.BASE_DIR,
-                env=env,
-                pass_fds=(fd,),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(process)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            live = httpx.get(f"{url}/health/live/", timeout=START_TIMEOUT)
-        except httpx.HTTPError as exc:
-            pytest.fail(f"the server did not start: {exc!r}\n{log_path.read_text()}")
-        assert live.status_code == 200, live.text
+        env = production_env(
+            database=database_url(port=pgbouncer.port),
+            cache_url=f"redis://127.0.0.1:6379/{CACHE_DB}",
+            broker_url="redis://127.0.0.1:6379/5",  # nothing on this path sends a job
+            DJANGO_STATIC_ROOT=tmp_path / "static",
+            FMCSA_BASE_URL=fmcsa.base_url,
+            FMCSA_WEB_KEY="test-key",
+            FMCSA_RETRIES=0,
+            OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",  # the FMCSA stand-in is on this machine
+            **overrides,
+        )
+        server = Gunicorn(env, tmp_path / f"gunicorn-{len(started)}.log").start()
+        started.append(server)
 
         def logs():
-            lines = log_path.read_text().splitlines()
+            lines = server.log.read_text().splitlines()
             return [json.loads(line) for line in lines if line.startswith("{")], lines
 
-        return url, logs
+        return server.url, logs
 
     yield _serve
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
+    for server in started:
+        server.stop()
 
 
 def _client(url, user_role):

@@ -11,22 +11,16 @@ as a hang. Nothing sleeps: the test waits on the server's listening socket and o
 seeing the app connect again.
 """
 
-import os
-import socket
-import subprocess
-import sys
-
 import httpx
 import pytest
-from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 from knox.models import AuthToken
 
 from accounts import roles
 from tests.carriers.factories import CarrierFactory, LoadFactory
-from tests.core.test_database_outage import TcpProxy
 from tests.factories import UserFactory
+from tests.servers import REDIS, Gunicorn, TcpProxy, production_env, redis_db
 
 pytestmark = [
     pytest.mark.cluster,
@@ -34,26 +28,17 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL"),
 ]
 
-REDIS = ("127.0.0.1", 6379)
 CACHE_DB = 9
 BROKER_DB = 10
 # A lost Redis must add well under a second (CACHE_SOCKET_TIMEOUT, 0.25 s by default, paid at most
 # once per back-off window); the rest of the bound is a margin for a loaded machine.
 REQUEST_TIMEOUT = 2.0
-START_TIMEOUT = 60  # seconds for gunicorn to boot and answer its first request
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def redis_cache_db():
-    import redis
-
-    client = redis.Redis(*REDIS, db=CACHE_DB, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    client.flushdb()
+    client = redis_db(CACHE_DB)
     yield client
     client.flushdb()
 
@@ -68,46 +53,13 @@ def proxy(redis_cache_db):
 
 @pytest.fixture
 def server(proxy, tmp_path):
-    db = connection.settings_dict
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "CACHE_"))}
-    env = {
-        **base,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "redis-outage-test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,testserver",  # testserver: the worker's warm-up requests
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "CACHE_URL": f"redis://127.0.0.1:{proxy.port}/{CACHE_DB}",
-        "CELERY_BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{BROKER_DB}",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        "PYTHONUNBUFFERED": "1",  # the test reads the log as it is written
-    }
-    log = tmp_path / "server.log"
-    with listener, open(log, "wb") as output:
-        fd = listener.fileno()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"fd://{fd}", "--threads", "4", "-w", "1"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            pass_fds=(fd,),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        live = httpx.get(f"{url}/health/live/", timeout=START_TIMEOUT)
-    except httpx.HTTPError as exc:
-        process.kill()
-        process.wait(timeout=10)
-        pytest.fail(f"the server did not start: {exc!r} (exit code {process.returncode})\n{log.read_text()[-3000:]}")
-    assert live.status_code == 200, live.text
-    # As production runs it: behind a TLS-terminating proxy that says so.
-    with httpx.Client(base_url=url, headers={"X-Forwarded-Proto": "https"}) as client:
-        client.log = log
+    env = production_env(
+        cache_url=f"redis://127.0.0.1:{proxy.port}/{CACHE_DB}",
+        broker_url=f"redis://{REDIS[0]}:{REDIS[1]}/{BROKER_DB}",
+    )
+    with Gunicorn(env, tmp_path / "server.log") as server, server.client() as client:
+        client.log = server.log
         yield client
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def _answer(client, method, path, **kwargs):

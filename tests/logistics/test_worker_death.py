@@ -9,15 +9,10 @@ counts as stuck.
 """
 
 import os
-import signal
-import subprocess
-import sys
-import threading
 from datetime import timedelta
 
 import pytest
 import redis
-from django.conf import settings
 from django.db import connection
 
 from config.celery import app
@@ -26,6 +21,7 @@ from logistics.choices import DecisionStatus
 from logistics.models import Decision
 from logistics.tasks import fail_stuck_decisions
 from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
+from tests.servers import CeleryWorker as Worker
 
 pytestmark = [
     pytest.mark.cluster,
@@ -41,63 +37,6 @@ START_TIMEOUT = 90  # seconds for a worker to boot (Django, Celery, PyVRP) on a 
 # How long the decision may stay solving after the kill before the test fails: its bound
 # (1.5 × TIME_LIMIT + GRACE after the claim) plus a second worker's boot and a margin.
 LEAVE_SOLVING_TIMEOUT = 1.5 * TIME_LIMIT + GRACE + START_TIMEOUT
-
-
-class Worker:
-    """``celery -A config worker`` in its own process group, as production starts it (production
-    settings from the environment); its log lines are read as they come, to wait on."""
-
-    def __init__(self, name, env):
-        self.lines = []
-        self.changed = threading.Condition()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"{name}@%h", "--concurrency=1"]
-            + ["--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group, like a container or a systemd unit
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            with self.changed:
-                self.lines.append(line)
-                self.changed.notify_all()
-        with self.changed:
-            self.lines.append(None)  # the output ended: the worker is gone
-            self.changed.notify_all()
-
-    def wait_for(self, text, timeout):
-        """Block until a log line contains ``text``; fail the test after ``timeout`` seconds."""
-
-        def seen():
-            return any(line is None or text in line for line in self.lines)
-
-        with self.changed:
-            found = self.changed.wait_for(seen, timeout=timeout)
-            ended = None in self.lines
-        if not found or (ended and not any(line and text in line for line in self.lines)):
-            tail = "".join(line for line in self.lines[-30:] if line)
-            pytest.fail(f"no log line with {text!r} within {timeout} s (worker ended: {ended}):\n{tail}")
-
-    def kill(self):
-        """SIGKILL the whole process group: the main process and its pool die together, no
-        acknowledgement and no warm shutdown — as on an OOM kill of the container or a lost node."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
 
 
 @pytest.fixture
