@@ -11,7 +11,8 @@ from core.fastpaths.cache import OUTAGE_ERRORS
 
 # A check that may answer "degraded": the app serves without it, so readiness stays 200.
 DEGRADED = "degraded"
-MAY_DEGRADE = {"cache"}
+# Parts the app serves without: a lost cache or read replica makes readiness "degraded", still 200.
+MAY_DEGRADE = {"cache", "replicas"}
 
 
 def check_database(alias=DEFAULT_DB_ALIAS) -> dict:
@@ -66,8 +67,16 @@ def check_migrations(alias=DEFAULT_DB_ALIAS) -> dict:
     return {"status": "ok", "pending": 0}
 
 
+def check_replicas() -> dict:
+    """Each read replica's state and lag (DATABASE_REPLICA_URLS; ok with none configured)."""
+    from core.db.replicas import aliases, check_replicas
+
+    return check_replicas() if aliases() else {"status": "ok", "replicas": {}}
+
+
 CHECKS = {
     "database": check_database,
+    "replicas": check_replicas,
     "cache": check_cache,
     "migrations": check_migrations,
 }

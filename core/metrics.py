@@ -14,7 +14,7 @@ from hmac import compare_digest
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
 REQUEST_SECONDS = Histogram(
@@ -29,6 +29,8 @@ REQUEST_QUERIES = Histogram(
     ["view"],
     buckets=(0, 1, 2, 4, 6, 8, 12, 16, 25, 50, 100),
 )
+# Counted by core.db.middleware when read replicas are configured (DATABASE_REPLICA_URLS).
+DB_READS = Counter("db_reads", "Read statements run by requests, by database alias.", ["database"])
 
 
 class _QueryCounter:

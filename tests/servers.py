@@ -9,11 +9,14 @@ server that dies fails that first request at once, with its log.
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +27,27 @@ from django.db import connection
 START_TIMEOUT = 60  # seconds for a server to boot and answer its first request
 SECRET_KEY = "test-servers-secret-key-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"
 REDIS = ("127.0.0.1", 6379)
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+HAS_PG_SERVER = all((PG_BIN / tool).exists() for tool in ("initdb", "pg_basebackup", "pg_ctl"))
+CONDITION_TIMEOUT = 60  # seconds for a condition a test waits on
+
+
+def wait_for(condition, what: str, timeout: float = CONDITION_TIMEOUT):
+    """Ask ``condition`` again until it is true (each asking is a real request or query); fail naming
+    ``what`` after ``timeout`` seconds. Returns the condition's value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
 
 
 def free_port() -> int:
@@ -256,3 +280,84 @@ class TcpProxy:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+
+def as_postgres(command):
+    """PostgreSQL refuses to run as root: the suite's root runs it as ``postgres``."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *map(str, command)]
+    return [str(command[0]), *map(str, command[1:])]
+
+
+class PostgresServer:
+    """One PostgreSQL server of a cluster a test builds (``streaming_pair``)."""
+
+    def __init__(self, root: Path, name: str):
+        self.data = root / name
+        self.log = root / f"{name}.log"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/freight"
+
+    def configure(self, **options):
+        with open(self.data / "postgresql.conf", "a") as conf:
+            for key, value in options.items():
+                conf.write(f"{key} = {value}\n")
+
+    def start(self):
+        run(as_postgres([PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "120", "start"]))
+
+    def stop(self, mode="fast"):
+        subprocess.run(
+            as_postgres([PG_BIN / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
+            capture_output=True,
+            timeout=120,
+        )
+
+    def query(self, sql, dbname="freight"):
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, autocommit=True, connect_timeout=5
+        ) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else None
+
+
+@contextlib.contextmanager
+def streaming_pair():
+    """A throwaway PostgreSQL 15 primary (database ``freight``) and a hot standby streaming from it
+    (``initdb``, ``pg_basebackup -R``) on free ports; yields ``(primary, replica)``."""
+    root = Path(tempfile.mkdtemp(prefix="freight-cluster-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    primary, replica = PostgresServer(root, "primary"), PostgresServer(root, "replica")
+    try:
+        run(as_postgres([PG_BIN / "initdb", "-D", primary.data, "-U", "postgres", "-A", "trust", "--no-sync"]))
+        with open(primary.data / "pg_hba.conf", "a") as hba:
+            hba.write("local replication all trust\nhost replication all 127.0.0.1/32 trust\n")
+        options = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{root}'",
+            "wal_level": "replica",
+            "max_wal_senders": 4,
+            "hot_standby": "on",
+            "fsync": "off",  # a throwaway cluster
+            "max_connections": 100,
+        }
+        primary.configure(port=primary.port, **options)
+        primary.start()
+        primary.query("CREATE DATABASE freight", dbname="postgres")
+        run(
+            as_postgres(
+                [PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres"]
+                + ["-D", replica.data, "-R", "-X", "stream", "--no-sync"]
+            )
+        )
+        replica.configure(port=replica.port)
+        replica.start()
+        assert replica.query("SELECT pg_is_in_recovery()") == [(True,)]
+        yield primary, replica
+    finally:
+        replica.stop("immediate")
+        primary.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)

@@ -66,6 +66,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.RequestContextMiddleware",
+    "core.db.middleware.ReplicaMiddleware",
     "csp.middleware.CSPMiddleware",
     "core.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -188,6 +189,38 @@ DB_POOLER = database_pooler()
 # (set per connection), except behind DB_POOLER=pgbouncer. A pooler nobody declared is detected on each new
 # connection there: nothing is prepared on it and a warning names DB_POOLER.
 DB_PREPARE_HOT_QUERIES = DB_POOLER != "pgbouncer"
+
+# --- Read replicas (core.db; docs/architecture.md, "Read replicas") ------------------------
+# DATABASE_REPLICA_URLS: PostgreSQL streaming replicas of DATABASE_URL, comma-separated (empty: none), as the
+# aliases replica1, replica2, ... with the primary's engine options. Requests read from a replica outside
+# transactions once it has replayed the client's own last write (remembered DB_REPLICA_STICKY_SECONDS); a
+# replica down, or lagging more than DB_REPLICA_MAX_LAG_SECONDS, is skipped until a probe (every
+# DB_REPLICA_CHECK_SECONDS, in each process) finds it well. Jobs and commands read from the primary.
+DB_REPLICA_STICKY_SECONDS = env.int("DB_REPLICA_STICKY_SECONDS", default=60)
+DB_REPLICA_MAX_LAG_SECONDS = env.float("DB_REPLICA_MAX_LAG_SECONDS", default=30.0)
+DB_REPLICA_CHECK_SECONDS = env.float("DB_REPLICA_CHECK_SECONDS", default=5.0)
+DB_REPLICA_ROUTER = "core.db.router.ReplicaRouter"
+
+
+def add_replicas(databases: dict) -> list[str]:
+    """Adds DATABASE_REPLICA_URLS to ``databases`` as replica1, replica2, ...; returns their aliases. In tests
+    each mirrors ``default``, so a suite run with replicas configured reads the test database."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    urls = [url.strip() for url in env.list("DATABASE_REPLICA_URLS", default=[]) if url.strip()]
+    postgresql = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
+    if urls and databases["default"]["ENGINE"] not in postgresql:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs PostgreSQL: DATABASE_URL names another database.")
+    for number, url in enumerate(urls, start=1):
+        replica = configure_database(env.db_url_config(url))
+        replica["TEST"] = {"MIRROR": "default"}
+        databases[f"replica{number}"] = replica
+    return [f"replica{number}" for number in range(1, len(urls) + 1)]
+
+
+DB_REPLICA_ALIASES = add_replicas(DATABASES)
+DATABASE_ROUTERS = [DB_REPLICA_ROUTER] if DB_REPLICA_ALIASES else []
+
 
 # --- Cache ------------------------------------------------------------------------------
 # Local memory by default; redis:// in production so throttles and caches are shared.

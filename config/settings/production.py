@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import configure_database, env, with_reusing_redis_client
+from .base import DB_REPLICA_ROUTER, add_replicas, configure_database, env, with_reusing_redis_client
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -13,6 +13,9 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 
 # Production never falls back to the embedded SQLite file.
 DATABASES = {"default": configure_database(env.db("DATABASE_URL"))}
+# Read replicas (DATABASE_REPLICA_URLS), added again to the DATABASES that replaces base.py's.
+DB_REPLICA_ALIASES = add_replicas(DATABASES)
+DATABASE_ROUTERS = [DB_REPLICA_ROUTER] if DB_REPLICA_ALIASES else []
 
 # Several workers (and machines) share throttles, the FMCSA circuit breaker and runtime
 # settings through this cache, so production refuses to start without a shared one.
