@@ -144,9 +144,9 @@ def test_compose_runs_each_role_beside_its_services():
     # Schema first: every long-running role waits for migrate to finish.
     for role in APP_ROLES - {"migrate"}:
         assert services[role]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-    # The replica is for replica routing that is planned, not a setting that exists.
-    assert "DATABASE_REPLICA_URLS" not in settings_variables()
-    assert "DATABASE_REPLICA_URLS" in (ROOT / "compose.yaml").read_text()  # the comment saying so
+    # The web nodes read from the streaming replica; migrations and the workers stay on the primary.
+    assert services["web"]["environment"]["DATABASE_REPLICA_URLS"].endswith("@db-replica:5432/freight")
+    assert "DATABASE_REPLICA_URLS" not in services["migrate"]["environment"]
 
 
 def test_every_variable_compose_sets_is_read_by_the_application():
