@@ -4,7 +4,11 @@
 #   2. the same with every matching load carrying created_by/updated_by (rows written through the API);
 #   3. single-client latencies: load detail and the sales metrics over 1,000,000 calls (all time, 30 days);
 #   4. single-client latencies of a voice agent's writes: verification from the stored answer, offer rounds, call
-#      logging (bench/write_latency.py; they add offers, bookings and calls to the benchmark database).
+#      logging (bench/write_latency.py; they add offers, bookings and calls to the benchmark database);
+#   5. the load search again with a read replica configured (DATABASE_REPLICA_URLS): a streaming standby of this
+#      PostgreSQL built by pg_basebackup on REPLICA_PORT (5439) as the postgres user; the project reads from it,
+#      the peers from the primary. It allows replication connections from 127.0.0.1 in the server's pg_hba.conf.
+#      NO_REPLICA=1 skips it.
 # One command: `make bench` (or `bash bench/peers.sh`). The first run builds the database (~4 min); later runs
 # reuse it (REBUILD=1 starts afresh). Results land in $OUT; bench/peers_report.py prints the ratios.
 set -euo pipefail
@@ -75,5 +79,33 @@ server=$!
 for _ in $(seq 60); do curl -s -o /dev/null http://127.0.0.1:8000/health/live/ && break; sleep 0.5; done
 "$PROJECT_VENV/bin/python" "$ROOT/bench/write_latency.py" | tee "$OUT/writes.txt" || true
 kill -TERM "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if [ -z "${NO_REPLICA:-}" ] && [ -x "$PG_BIN/pg_basebackup" ]; then
+  echo "== 5. load search with a read replica configured =="
+  as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  hba=$(psql "$PGURL/postgres" -Atc "SHOW hba_file")
+  if ! grep -q "^host replication all 127.0.0.1/32 trust" "$hba"; then
+    echo "host replication all 127.0.0.1/32 trust" >>"$hba"
+    psql "$PGURL/postgres" -qAtc "SELECT pg_reload_conf()" >/dev/null
+  fi
+  REPLICA_PORT=${REPLICA_PORT:-5439} REPLICA_DIR=$PERF_DIR/replica
+  rm -rf "$REPLICA_DIR" && mkdir -p "$REPLICA_DIR"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$REPLICA_DIR"
+  as_postgres "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p 5432 -U postgres -D "$REPLICA_DIR/data" -R -X stream --no-sync
+  # Debian keeps the server's configuration outside its data directory: the standby gets its own.
+  as_postgres sh -c "printf '%s\n' \"port = $REPLICA_PORT\" \"listen_addresses = '127.0.0.1'\" \
+    \"unix_socket_directories = '$REPLICA_DIR'\" 'hot_standby = on' 'max_connections = 100' \
+    >'$REPLICA_DIR/data/postgresql.conf' && printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' \
+    >'$REPLICA_DIR/data/pg_hba.conf' && : >'$REPLICA_DIR/data/pg_ident.conf'"
+  as_postgres "$PG_BIN/pg_ctl" -D "$REPLICA_DIR/data" -l "$REPLICA_DIR/server.log" -w -t 300 start
+  search_stage "$OUT/replica" SERVERS="${REPLICA_SERVERS:-proj-sync raw-sync fastapi}" \
+    DATABASE_REPLICA_URLS="postgres://postgres@127.0.0.1:$REPLICA_PORT/$DB" DB_REPLICA_CHECK_SECONDS=1
+  psql "postgres://postgres@127.0.0.1:$REPLICA_PORT/$DB" -Atc \
+    "SELECT 'standby served ' || sum(xact_commit) || ' transactions' FROM pg_stat_database WHERE datname = '$DB'" \
+    | tee "$OUT/replica/standby.txt"
+  as_postgres "$PG_BIN/pg_ctl" -D "$REPLICA_DIR/data" -m fast -w stop
+  rm -rf "$REPLICA_DIR"
+fi
 
 "$PROJECT_VENV/bin/python" "$ROOT/bench/peers_report.py" "$OUT" | tee "$OUT/report.md"

@@ -99,6 +99,10 @@ def main(out: str) -> None:
     report = ["## Load search and latencies (bench/peers.sh)", ""]
     report += table("Load search (`origin_state=IL&equipment_type=reefer&status=available`, 20 rows)", out / "search")
     report += table("Same, every matching row carrying created_by/updated_by", out / "authored")
+    report += table("Same, the project reading from a streaming replica (DATABASE_REPLICA_URLS)", out / "replica")
+    standby = out / "replica" / "standby.txt"
+    if standby.exists():
+        report += [f"- {standby.read_text().strip()} (the project's reads)", ""]
     latency = out / "latency" / "latency.txt"
     if latency.exists():
         report += ["### Single client, 50 sequential requests", "", "```", latency.read_text().strip(), "```"]
