@@ -301,11 +301,29 @@ def decision_create(
         planning_start=start,
         state_snapshot=snapshot,
     )
+    decision_id = str(decision.pk)
+    transaction.on_commit(lambda: queue_solve(decision_id))
+    return decision
+
+
+def queue_solve(decision_id: str) -> bool:
+    """Send a decision's solve to the workers. The decision row is the job's record: accepting the
+    request never depends on the broker. If the broker does not answer, the decision stays
+    ``solving`` unclaimed and the sweeper (``decisions_sweep``) sends it again once it does."""
+    from kombu.exceptions import OperationalError
+
     from .tasks import solve_decision
 
-    decision_id = str(decision.pk)
-    transaction.on_commit(lambda: solve_decision.delay(decision_id))
-    return decision
+    try:
+        solve_decision.delay(decision_id)
+    except (OperationalError, ConnectionError, OSError) as exc:
+        logger.warning(
+            "decision %s: the job broker did not answer (%s); the sweeper sends the solve again once it does",
+            decision_id,
+            type(exc).__name__,
+        )
+        return False
+    return True
 
 
 # The pure translation (snapshot → planner instance, plan → what the decision stores) lives in
@@ -432,14 +450,20 @@ def decision_solve(*, decision_id, worker: str = "") -> Decision:
 
 def decisions_fail_stuck(*, now: datetime | None = None) -> list[Decision]:
     """The sweeper (``logistics.fail_stuck_decisions``, every minute on beat): fail each decision still
-    ``solving`` past ``decision_stuck_after``, with the reason. Each write is conditional on the
-    decision being unchanged since it was read, so a run that stores its plan (or claims it again)
-    at the same moment wins and the decision is left alone."""
+    ``solving`` past ``decision_stuck_after``, with the reason; send again the solve of each decision
+    no worker has claimed DECISION_REQUEUE_SECONDS after its request (its message was never queued,
+    the broker being down, or was lost with the broker's data). A solve sent twice is harmless: the
+    run that claims the decision solves it, the other changes nothing. Each write is conditional on
+    the decision being unchanged since it was read, so a run that stores its plan (or claims it
+    again) at the same moment wins and the decision is left alone."""
     now = now or timezone.now()
     failed = []
+    requeue_after = timedelta(seconds=settings.DECISION_REQUEUE_SECONDS)
     for decision in Decision.objects.filter(status=DecisionStatus.SOLVING).order_by("created_at"):
         deadline = decision_stuck_after(decision)
         if now < deadline:
+            if _claim_of(decision) is None and now >= decision.created_at + requeue_after:
+                queue_solve(str(decision.pk))
             continue
         claim = _claim_of(decision)
         if claim is None:

@@ -180,6 +180,36 @@ def configure_database(db: dict) -> dict:
         else:
             db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
             db["CONN_HEALTH_CHECKS"] = True
+    elif engine == "django.db.backends.mysql":
+        # MySQL 8 / MariaDB 10.11 through mysqlclient (requirements-mysql.txt). All of it is enforced per
+        # connection, so a server configured otherwise cannot change what the application relies on.
+        # utf8mb4: the full Unicode range (MySQL's "utf8" is 3-byte utf8mb3 and refuses emoji). The collation
+        # is UCA 14.0, accent- and case-insensitive, as the database default; MySQL 8 has no uca1400: there
+        # set DB_COLLATION=utf8mb4_0900_ai_ci (or utf8mb4_unicode_520_ci, which both servers have).
+        collation = env.str("DB_COLLATION", default="utf8mb4_uca1400_ai_ci")
+        options.setdefault("charset", "utf8mb4")
+        options.setdefault("collation", collation)
+        # Short waits, as for PostgreSQL: an unreachable database answers 503 within seconds.
+        options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3))
+        # READ COMMITTED, PostgreSQL's level, which the locking and booking code assumes (REPEATABLE READ,
+        # InnoDB's default, reads a snapshot and takes gap locks). Django runs SET SESSION TRANSACTION
+        # ISOLATION LEVEL on each new connection.
+        options.setdefault("isolation_level", "read committed")
+        options.setdefault(
+            "init_command",
+            # Strict mode: a value too long, out of range, or a bad date is an error, never silently
+            # truncated or zeroed; a missing storage engine is an error, not a MyISAM table.
+            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
+            "NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', "
+            # Django stores aware datetimes as UTC; NOW()/CURRENT_TIMESTAMP (Now(), db_default) must too.
+            "time_zone = '+00:00', "
+            "innodb_strict_mode = ON",
+        )
+        # The test database is created with the same character set and collation.
+        db.setdefault("TEST", {}).update({"CHARSET": "utf8mb4", "COLLATION": collation})
+        # Django has no connection pool for MySQL: persistent connections, checked before reuse.
+        db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+        db["CONN_HEALTH_CHECKS"] = True
     return db
 
 
@@ -454,6 +484,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 DECISION_STUCK_GRACE_SECONDS = env.float("DECISION_STUCK_GRACE_SECONDS", default=120.0)
 DECISION_QUEUE_TIMEOUT_SECONDS = env.float("DECISION_QUEUE_TIMEOUT_SECONDS", default=3600.0)
+# A decision no worker has claimed this long after its request has its solve sent again by the
+# sweeper: accepting a plan request never depends on the broker being up (logistics.services.queue_solve).
+DECISION_REQUEUE_SECONDS = env.float("DECISION_REQUEUE_SECONDS", default=60.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
