@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint migrate seed clean test-browser fuzz worker beat bench
+.PHONY: run test test-fast lint migrate seed clean test-browser fuzz worker beat bench cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,12 @@ test-browser: $(VENV)/.installed-test
 FUZZ_EXAMPLES ?= 200
 fuzz: $(VENV)/.installed-test
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_RANDOM=1 FUZZ_COVERAGE=1 $(BIN)/pytest tests/contract -p no:cacheprovider
+
+# Two web nodes, two workers and beat on a PostgreSQL primary with its streaming replica and Redis, one web node
+# and one worker killed under traffic (tests/cluster). Needs PostgreSQL 15's server binaries and Redis on localhost;
+# run it on PostgreSQL: DATABASE_URL=postgres://... make cluster
+cluster: $(VENV)/.installed-test
+	$(BIN)/pytest tests/cluster -p no:cacheprovider -s
 
 # Hot paths at a million rows beside the peers in ../shared/bench-peers (PostgreSQL and Redis on localhost).
 bench: $(VENV)/.installed-run

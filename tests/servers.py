@@ -163,11 +163,14 @@ class CeleryWorker:
     settings from ``env``); its log lines are read as they come, to wait on."""
 
     def __init__(self, name: str, env: dict, *, concurrency: int = 1, queues: str | None = None):
-        self.lines = []
-        self.changed = threading.Condition()
         command = [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"{name}@%h"]
         command += [f"--concurrency={concurrency}", "--loglevel=INFO", "--without-gossip", "--without-mingle"]
         command += ["--without-heartbeat"] + (["-Q", queues] if queues else [])
+        self._spawn(command, env)
+
+    def _spawn(self, command, env):
+        self.lines = []
+        self.changed = threading.Condition()
         self.process = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
@@ -215,6 +218,14 @@ class CeleryWorker:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class CeleryBeat(CeleryWorker):
+    """``celery -A config beat`` (the database scheduler of the settings), once per cluster as
+    production runs it; its log is read as a worker's is (``wait_for``), and it stops as one does."""
+
+    def __init__(self, env: dict):
+        self._spawn([sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"], env)
 
 
 class TcpProxy:
