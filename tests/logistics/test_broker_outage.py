@@ -44,8 +44,8 @@ def broker_down():
     app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0}
     _use_broker(f"redis://127.0.0.1:{_closed_port()}/0")
     yield client
-    app.conf.update(saved)
     _use_broker(saved["broker_url"])
+    app.conf.update(saved)  # eager again, as the rest of the suite runs its jobs
     client.flushdb()
 
 
