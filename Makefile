@@ -13,11 +13,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+# DATABASE_URL=mysql://... also installs the MySQL/MariaDB driver (requirements-mysql.txt), which builds
+# against libmariadb-dev (or libmysqlclient-dev) and pkg-config; without it nothing beyond Python is needed.
+DB_DRIVER := $(if $(filter mysql://%,$(DATABASE_URL)),$(VENV)/.installed-mysql)
+
+$(VENV)/.installed-mysql: requirements-mysql.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-mysql.txt
+	touch $@
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python $(DB_DRIVER)
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(BIN)/python $(DB_DRIVER)
 	$(BIN)/pip install --quiet -r requirements-test.txt
 	touch $@ $(VENV)/.installed-run
 

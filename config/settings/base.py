@@ -199,8 +199,11 @@ def configure_database(db: dict) -> dict:
             "init_command",
             # Strict mode: a value too long, out of range, or a bad date is an error, never silently
             # truncated or zeroed; a missing storage engine is an error, not a MyISAM table.
-            "SET SESSION sql_mode = 'STRICT_TRANS_TABLES,STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
-            "NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION', "
+            # SIMULTANEOUS_ASSIGNMENT (MariaDB only, in a /*M! comment MySQL skips): every right-hand side
+            # of UPDATE ... SET reads the row as it was, as in PostgreSQL; without it a later assignment
+            # reads the values set before it (registry.services.service_record_health relies on this).
+            "SET SESSION sql_mode = CONCAT('STRICT_TRANS_TABLES,STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,"
+            "NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION' /*M!100305 , ',SIMULTANEOUS_ASSIGNMENT' */), "
             # Django stores aware datetimes as UTC; NOW()/CURRENT_TIMESTAMP (Now(), db_default) must too.
             "time_zone = '+00:00', "
             "innodb_strict_mode = ON",
