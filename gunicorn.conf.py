@@ -10,7 +10,7 @@ Every value comes from the environment, so one image serves any machine size:
 | ``GUNICORN_TIMEOUT`` | 30 | seconds a request may run before its worker is killed and replaced |
 | ``GUNICORN_GRACEFUL_TIMEOUT`` | 30 | seconds a worker gets to finish its requests on restart or shutdown |
 | ``GUNICORN_KEEPALIVE`` | 5 | seconds an idle keep-alive connection stays open (above the load balancer's idle timeout) |
-| ``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER`` | 1000 / 100 | recycle a worker after this many requests (0: never) |
+| ``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER`` | 0 / 100 | recycle a worker after this many requests (0: never; a recycled worker loads the app and warms up again, seconds of CPU, so keep it in the tens of thousands if set) |
 | ``GUNICORN_ACCESS_LOG`` | off | ``-`` writes gunicorn's access log to stdout (the app logs each request's errors itself) |
 | ``GUNICORN_LOG_LEVEL`` | ``info`` | gunicorn's own log level |
 | ``GUNICORN_WARM_UP`` | ``true`` | warm each worker before it serves (``core.warmup``) |
@@ -49,7 +49,7 @@ worker_class = "gthread" if threads > 1 else "sync"
 timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
-max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
 preload_app = False
 

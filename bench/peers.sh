@@ -19,6 +19,9 @@ PEERS=$(cd "$PEERS" && pwd)
 export PROJECT_DIR=$ROOT PROJECT_VENV=${PROJECT_VENV:-$ROOT/.venv}
 export PERF_DIR=${PERF_DIR:-/tmp/perf} PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432} DB=${DB:-perf_loads}
 export DSN=$PGURL/$DB PEERS_VENV=${PEERS_VENV:-$PERF_DIR/peers}
+# gunicorn reads the project's gunicorn.conf.py from its directory (warm-up, timeouts): "proj-sync" must stay
+# sync workers there, so one thread unless the runner asks for gthread itself.
+export GUNICORN_THREADS=${GUNICORN_THREADS:-1}
 # Production settings refuse to start without a shared broker (no request serves a job in process).
 export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/2}
 OUT=${OUT:-$PERF_DIR/results-$(date -u +%Y%m%d-%H%M%S)}
