@@ -9,6 +9,24 @@ from carriers.choices import CallOutcome, EquipmentType, Sentiment, USState, Ver
 from carriers.models import Call, Carrier, Load
 
 
+def load_payload(load_id: str, **fields) -> dict:
+    """The body a client POSTs to /api/v1/loads/: a reefer from Chicago to Dallas picked up in two days."""
+    return {
+        "load_id": load_id,
+        "origin_city": "Chicago",
+        "origin_state": "IL",
+        "destination_city": "Dallas",
+        "destination_state": "TX",
+        "pickup_datetime": (timezone.now() + timedelta(days=2)).isoformat(),
+        "delivery_datetime": (timezone.now() + timedelta(days=3)).isoformat(),
+        "equipment_type": "reefer",
+        "loadboard_rate": "2000.00",
+        "weight": 30000,
+        "miles": 1000,
+        **fields,
+    }
+
+
 class CarrierFactory(factory.django.DjangoModelFactory):
     """An eligible carrier verified with FMCSA a moment ago."""
 

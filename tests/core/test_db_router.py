@@ -8,21 +8,19 @@ has not reached.
 """
 
 import copy
-from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from accounts import roles
 from core.db import reads, replicas
 from core.db.middleware import is_read
 from core.db.router import ReplicaRouter
-from tests.carriers.factories import LoadFactory
+from tests.carriers.factories import LoadFactory, load_payload
 from tests.factories import UserFactory
 
 REPLICA = "replica_test"
@@ -168,22 +166,6 @@ def test_statements_that_count_as_writes():
 # --- Requests through the stack, with a replica alias on the test database ------------------
 
 
-def _payload(load_id):
-    return {
-        "load_id": load_id,
-        "origin_city": "Chicago",
-        "origin_state": "IL",
-        "destination_city": "Dallas",
-        "destination_state": "TX",
-        "pickup_datetime": (timezone.now() + timedelta(days=2)).isoformat(),
-        "delivery_datetime": (timezone.now() + timedelta(days=3)).isoformat(),
-        "equipment_type": "reefer",
-        "loadboard_rate": "2000.00",
-        "weight": 30000,
-        "miles": 1000,
-    }
-
-
 def _ran_on(alias, fragment):
     """A context that captures ``alias``'s queries; ``.saw()`` tells whether one named ``fragment``."""
     captured = CaptureQueriesContext(connections[alias])
@@ -207,7 +189,7 @@ def test_searches_read_the_replica_and_a_writer_reads_the_primary_until_the_repl
     assert [row["load_id"] for row in response.json()["results"]] == ["L-70001"]
     assert replica.saw() and not primary.saw(), "the search did not read the replica"
 
-    response = manager.post("/api/v1/loads/", _payload("L-70002"))
+    response = manager.post("/api/v1/loads/", load_payload("L-70002"))
     assert response.status_code == 201, response.content
     written = cache.get(f"{reads.STICKY_KEY_PREFIX}user:{manager.user.pk}")
     assert written, "the write's position was not recorded for the client"

@@ -18,13 +18,12 @@ deadline passes; every request has a client timeout.
 import json
 import re
 import sys
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
+from tests.carriers.factories import load_payload
 from tests.servers import (
     HAS_PG_SERVER,
     PG_BIN,
@@ -120,22 +119,6 @@ def _reads(client) -> dict[str, float]:
     }
 
 
-def _load(load_id):
-    return {
-        "load_id": load_id,
-        "origin_city": "Chicago",
-        "origin_state": "IL",
-        "destination_city": "Dallas",
-        "destination_state": "TX",
-        "pickup_datetime": (timezone.now() + timedelta(days=2)).isoformat(),
-        "delivery_datetime": (timezone.now() + timedelta(days=3)).isoformat(),
-        "equipment_type": "reefer",
-        "loadboard_rate": "2000.00",
-        "weight": 30000,
-        "miles": 1000,
-    }
-
-
 def _search_ids(client, headers):
     response = client.get("/api/v1/loads/", headers=headers)
     assert response.status_code == 200, response.text
@@ -164,7 +147,7 @@ def test_searches_read_the_replica_writers_read_their_writes_and_losing_it_costs
     replica.query("SELECT pg_wal_replay_pause()")
     wait_for(lambda: replica.query("SELECT pg_get_wal_replay_pause_state()") == [("paused",)], "replay paused")
 
-    response = client.post("/api/v1/loads/", headers=client.writer, json=_load("L-80002"))
+    response = client.post("/api/v1/loads/", headers=client.writer, json=load_payload("L-80002"))
     assert response.status_code == 201, response.text
     assert primary.query("SELECT count(*) FROM carriers_load WHERE load_id = 'L-80002'") == [(1,)]
     assert replica.query("SELECT count(*) FROM carriers_load WHERE load_id = 'L-80002'") == [(0,)]
