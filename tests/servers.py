@@ -77,6 +77,22 @@ def redis_db(number: int):
     return client
 
 
+def reset_celery_connections():
+    """Drop every pooled broker connection and producer, so the next job is sent to the broker
+    ``config.celery.app`` is configured with now. kombu keeps producer pools per broker in its own
+    registry, bound to the connection pool they were made with: closing the app's pool alone leaves
+    a producer pool on a closed one, which the next test sending a job would get."""
+    from kombu import pools
+
+    from config.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    pools.reset()
+
+
 def production_env(*, cache_url: str, broker_url: str, database: str | None = None, **extra) -> dict:
     """The environment the README's production section sets, for a server or worker of the tests."""
     inherited = {

@@ -14,6 +14,7 @@ from logistics import services
 from logistics.choices import DecisionStatus
 from logistics.models import Decision
 from tests.logistics.conftest import BASE
+from tests.servers import reset_celery_connections
 
 BROKER = "redis://127.0.0.1:6379/15"
 
@@ -26,10 +27,7 @@ def _closed_port() -> int:
 
 def _use_broker(url):
     app.conf.update(broker_url=url, task_always_eager=False)
-    if app._pool is not None:  # drop the pooled connections to the broker configured before
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections()
 
 
 @pytest.fixture
@@ -44,8 +42,8 @@ def broker_down():
     app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0}
     _use_broker(f"redis://127.0.0.1:{_closed_port()}/0")
     yield client
-    _use_broker(saved["broker_url"])
-    app.conf.update(saved)  # eager again, as the rest of the suite runs its jobs
+    app.conf.update(saved)  # the suite's broker, eager again, as the rest of the suite runs its jobs
+    reset_celery_connections()
     client.flushdb()
 
 

@@ -19,6 +19,7 @@ from logistics.tasks import solve_decision
 from registry.tasks import probe_services
 from tests.factories import UserFactory
 from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
+from tests.servers import reset_celery_connections
 
 REDIS_URL = "redis://127.0.0.1:6379/2"
 
@@ -31,19 +32,11 @@ def redis_broker():
         pytest.skip(f"Redis at {REDIS_URL} is unreachable ({exc}); the real-worker test needs it.")
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    _reset_connections()
+    reset_celery_connections()
     app.control.purge()
     yield
     app.conf.update(saved)
-    _reset_connections()
-
-
-def _reset_connections():
-    """Drop pooled broker connections so the next use connects to the broker now configured."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
+    reset_celery_connections()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from logistics.models import Decision
 from logistics.tasks import fail_stuck_decisions
 from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
 from tests.servers import CeleryWorker as Worker
+from tests.servers import reset_celery_connections
 
 pytestmark = [
     pytest.mark.cluster,
@@ -49,19 +50,11 @@ def broker():
     client.flushdb()
     saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False)
-    _reset_connections()
+    reset_celery_connections()
     yield
     app.conf.update(saved)
-    _reset_connections()
+    reset_celery_connections()
     client.flushdb()
-
-
-def _reset_connections():
-    """Drop pooled broker connections so the next use connects to the broker now configured."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
 
 
 @pytest.fixture
