@@ -11,6 +11,7 @@ Not used (``MiddlewareNotUsed``) without DATABASE_REPLICA_URLS. With replicas, e
 
 Reads are counted per database in ``db_reads_total`` (core.metrics)."""
 
+import functools
 import logging
 from contextlib import ExitStack
 
@@ -44,7 +45,7 @@ class ReplicaMiddleware:
         token = reads.current.set(state)
         try:
             with ExitStack() as wrappers:
-                wrappers.enter_context(connections[DEFAULT_DB_ALIAS].execute_wrapper(_PrimaryWatch(state)))
+                wrappers.enter_context(state.primary.execute_wrapper(_PrimaryWatch(state)))
                 for alias in replicas.aliases():
                     wrappers.enter_context(connections[alias].execute_wrapper(_ReplicaWatch(state, alias)))
                 response = self.get_response(request)
@@ -60,8 +61,13 @@ class ReplicaMiddleware:
         finally:
             reads.current.reset(token)
             for alias, count in state.reads.items():
-                DB_READS.labels(alias).inc(count)
+                _read_counter(alias).inc(count)
         return response
+
+
+@functools.cache
+def _read_counter(alias: str):
+    return DB_READS.labels(alias)
 
 
 def _retry_on_primary(state, request, response) -> bool:

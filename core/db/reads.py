@@ -38,10 +38,12 @@ UNKNOWN = object()
 class RequestReads:
     """One request's read routing state (kept in a context variable by the middleware)."""
 
-    __slots__ = ("request", "wrote", "replica", "failed", "primary_only", "reads")
+    __slots__ = ("request", "primary", "wrote", "replica", "failed", "primary_only", "reads")
 
     def __init__(self, request):
         self.request = request
+        # Every read asks whether the primary is in a transaction: keep this thread's connection at hand.
+        self.primary = connections[DEFAULT_DB_ALIAS]
         self.wrote = False  # a statement other than a read ran on the primary
         self.replica = None  # the alias chosen for this request's reads, once decided
         self.failed = False  # a replica failed during the request
@@ -49,7 +51,7 @@ class RequestReads:
         self.reads = {}  # alias → read statements run
 
     def read_alias(self) -> str:
-        if self.primary_only or self.wrote or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        if self.primary_only or self.wrote or self.primary.in_atomic_block:
             return DEFAULT_DB_ALIAS
         if self.replica is None:
             chosen = self._choose()
@@ -112,10 +114,13 @@ def written_position(keys: list[str]):
     """The highest primary position recorded for these keys; None for none; UNKNOWN if the cache is down."""
     if not keys:
         return None
-    found = cache.get_many(keys)
+    if len(keys) == 1:  # a token client: one key, one GET (a little cheaper than MGET)
+        found = [value] if (value := cache.get(keys[0])) is not None else []
+    else:
+        found = cache.get_many(keys).values()
     if cache_degraded(cache):
         return UNKNOWN
-    return max(found.values(), default=None)
+    return max(found, default=None)
 
 
 def record_write(request) -> None:
