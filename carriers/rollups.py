@@ -30,8 +30,9 @@ AGREEMENT_FIELDS = ("loadboard_rate",)
 def _add(model, key: dict, **amounts) -> None:
     """Add ``amounts`` to the totals row ``key``, creating it if needed, in one statement:
     ``INSERT … ON CONFLICT (key) DO UPDATE`` adds to the row when it exists or a concurrent
-    writer has just created it, so no addition is lost (PostgreSQL and SQLite alike). ``key``
-    names the columns of one of ``model``'s unique constraints."""
+    writer has just created it, so no addition is lost (PostgreSQL and SQLite alike; MySQL and
+    MariaDB say ``ON DUPLICATE KEY UPDATE``). ``key`` names the columns of one of ``model``'s
+    unique constraints (on MySQL, the only unique key of the table besides the primary key)."""
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
@@ -42,11 +43,13 @@ def _add(model, key: dict, **amounts) -> None:
     ]
     columns = [quote(field.column) for field in fields]
     added = columns[len(key) :]
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({', '.join(columns[: len(key)])}) "
-        f"DO UPDATE SET {', '.join(f'{column} = {table}.{column} + EXCLUDED.{column}' for column in added)}"
-    )
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+    if connection.vendor == "mysql":  # MySQL and MariaDB: the same upsert, spelt their way
+        additions = ", ".join(f"{column} = {column} + VALUES({column})" for column in added)
+        sql = f"{insert} ON DUPLICATE KEY UPDATE {additions}"
+    else:
+        additions = ", ".join(f"{column} = {table}.{column} + EXCLUDED.{column}" for column in added)
+        sql = f"{insert} ON CONFLICT ({', '.join(columns[: len(key)])}) DO UPDATE SET {additions}"
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
 

@@ -15,11 +15,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from core.context import get_current_user
+from core.db.locks import lock_rows
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.history import update_with_history
 from core.services import model_create, model_update, on_delete, on_restore
@@ -278,6 +279,11 @@ def post_view(*, post: Post, user) -> bool:
     the unique (post, user, day) row makes concurrent calls count once."""
     today = timezone.localdate()
     with transaction.atomic():
+        if connection.vendor == "mysql":
+            # InnoDB's foreign-key check holds a shared lock on the post for the insert below, so two members
+            # counted at once would each wait on the other's to move the counter (a deadlock): lock the post
+            # first. PostgreSQL's key-share lock does not stand in the counter's way.
+            list(lock_rows(Post.all_objects.filter(pk=post.pk)).values_list("pk"))
         try:
             with transaction.atomic():
                 PostView.objects.create(post=post, user=user, day=today)
@@ -549,7 +555,7 @@ def report_create(
 def report_resolve(*, report: Report, resolution: str, note: str = "") -> Report:
     """``hide`` hides the reported content (and closes every open report on it); ``dismiss``
     closes this report and leaves the content as it is. Resolved by the acting user."""
-    report = Report.objects.select_for_update(of=("self",)).select_related("post", "reply").get(pk=report.pk)
+    report = lock_rows(Report.objects.select_related("post", "reply")).get(pk=report.pk)
     if report.status != ReportStatus.OPEN:
         raise Conflict("This report is already resolved.", code="report_resolved")
     if resolution not in ReportResolution.values:

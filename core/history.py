@@ -3,6 +3,7 @@ from django.db.models import F
 
 from . import clock
 from .context import get_current_user
+from .db.locks import lock_rows
 
 
 def history_user(instance=None, request=None, **kwargs):
@@ -70,7 +71,7 @@ def update_with_history(queryset, *, reason: str | None = None, **changes) -> in
     model = queryset.model
     # Locked in key order, so two updates over overlapping rows cannot wait on each other (and
     # no join is made for the model's default ordering).
-    pks = list(queryset.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    pks = list(lock_rows(queryset).order_by("pk").values_list("pk", flat=True))
     if not pks:
         return 0
     user = get_current_user()

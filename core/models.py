@@ -18,6 +18,7 @@ from simple_history.models import HistoricalRecords
 
 from . import clock
 from .context import get_current_user
+from .db.locks import lock_rows
 from .errors import Conflict
 from .fastpaths.history import HistoryManager
 from .history import history_user
@@ -187,9 +188,9 @@ class SoftDeleteQuerySet(models.QuerySet):
 
         count = 0
         with transaction.atomic(using=self.db):
-            # ``of``: lock only these rows, so a queryset with select_related (the admin's
-            # changelist) can be deleted too; PostgreSQL refuses FOR UPDATE on an outer join.
-            for obj in self.alive().select_for_update(of=("self",)):
+            # Only these rows are locked, so a queryset with select_related (the admin's changelist)
+            # can be deleted too: PostgreSQL refuses FOR UPDATE on an outer join.
+            for obj in lock_rows(self.alive()):
                 delete_locked(obj)
                 count += 1
         return count, {self.model._meta.label: count}
@@ -208,7 +209,7 @@ class SoftDeleteQuerySet(models.QuerySet):
 
         count = 0
         with transaction.atomic(using=self.db):
-            for obj in self.deleted().select_for_update(of=("self",)):
+            for obj in lock_rows(self.deleted()):
                 restore_locked(obj)
                 count += 1
         return count
@@ -273,6 +274,16 @@ class SoftDeleteModel(BaseModel):
                         f"Cannot restore: a live {self._meta.verbose_name} with the same {fields} exists.",
                         code="restore_clash",
                     )
+
+
+class NamedLock(models.Model):
+    """A row per named lock, locked FOR UPDATE by ``core.db.locks.transaction_lock`` on databases without
+    transaction-scoped advisory locks (MySQL, MariaDB). Created on first use; never changes."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+
+    def __str__(self):
+        return self.name
 
 
 class RuntimeSetting(BaseModel):

@@ -11,6 +11,7 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from core import outbound, runtime
+from core.db.locks import transaction_lock
 from core.errors import Conflict, Invalid
 from core.history import record_history
 from core.services import model_create, model_update, on_restore
@@ -20,10 +21,9 @@ from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag, validate_http_url
 from .selectors import dependency_cycle, dependency_cycle_on_restore
 
-# Key of the transaction-level advisory lock that serialises dependency changes on PostgreSQL,
-# so two concurrent additions cannot each pass the cycle check and together close a cycle.
-# SQLite needs none: its IMMEDIATE transactions already admit one writer at a time.
-DEPENDENCY_GRAPH_LOCK = 0x72656769
+# The transaction lock (core.db.locks) that serialises dependency changes, so two concurrent
+# additions cannot each pass the cycle check and together close a cycle.
+DEPENDENCY_GRAPH_LOCK = "registry.dependency_graph"
 
 NAME_TAKEN = "A service with this name already exists."
 HEALTH_STATUSES = (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY)
@@ -187,26 +187,39 @@ def service_heartbeat(*, names: Iterable[str]) -> HeartbeatResult:
         return HeartbeatResult(seen=[], unknown=[])
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table = connection.ops.quote_name(Service._meta.db_table)
-    if connection.vendor == "postgresql":
-        match, names_param = "name = ANY(%s)", names
-    elif connection.vendor == "sqlite":
-        match, names_param = "name IN (SELECT value FROM json_each(%s))", json.dumps(names)
-    else:  # pragma: no cover - the platform runs on PostgreSQL and SQLite
-        match, names_param = "name IN (" + ", ".join(["%s"] * len(names)) + ")", None
-    sql = f"UPDATE {table} SET last_seen = %s WHERE deleted_at IS NULL AND {match} RETURNING name"
-    params = [now, names_param] if names_param is not None else [now, *names]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        matched = {row[0] for row in cursor.fetchall()}
+    if connection.vendor == "mysql":
+        matched = _heartbeat_without_returning(table, now, names)
+    else:
+        if connection.vendor == "postgresql":
+            match, names_param = "name = ANY(%s)", names
+        else:  # SQLite: the names as one JSON parameter, however many
+            match, names_param = "name IN (SELECT value FROM json_each(%s))", json.dumps(names)
+        sql = f"UPDATE {table} SET last_seen = %s WHERE deleted_at IS NULL AND {match} RETURNING name"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, names_param])
+            matched = {row[0] for row in cursor.fetchall()}
     return HeartbeatResult(
         seen=[name for name in names if name in matched], unknown=[name for name in names if name not in matched]
     )
 
 
+def _heartbeat_without_returning(table: str, now, names: list[str]) -> set[str]:
+    """MySQL and MariaDB have no UPDATE … RETURNING: lock the live rows named, then mark those (two statements
+    in one transaction; no savepoint inside a caller's)."""
+    placeholders = ", ".join(["%s"] * len(names))
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT name FROM {table} WHERE deleted_at IS NULL AND name IN ({placeholders}) FOR UPDATE", names
+        )
+        matched = {row[0] for row in cursor.fetchall()}
+        if matched:
+            found = ", ".join(["%s"] * len(matched))
+            cursor.execute(f"UPDATE {table} SET last_seen = %s WHERE name IN ({found})", [now, *matched])
+    return matched
+
+
 def _lock_dependency_graph() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DEPENDENCY_GRAPH_LOCK])
+    transaction_lock(DEPENDENCY_GRAPH_LOCK)
 
 
 def dependency_refusal(*, service: Service, depends_on: Service) -> str | None:

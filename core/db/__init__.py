@@ -1,4 +1,7 @@
-"""PostgreSQL read replicas: health (``replicas``), the per-request read decision (``reads``), the database
-router (``router``) and the middleware that lets requests read from replicas (``middleware``).
+"""The database layer every app shares.
 
-See docs/architecture.md, "Read replicas"."""
+* ``locks``: row and transaction locks that hold on PostgreSQL, MySQL/MariaDB and SQLite alike.
+* PostgreSQL read replicas: health (``replicas``), the per-request read decision (``reads``), the database router
+  (``router``) and the middleware that lets requests read from replicas (``middleware``); see
+  docs/architecture.md, "Read replicas".
+"""
