@@ -93,4 +93,9 @@ def test_the_migrated_tables_match():
                 columns = details["columns"] or []
                 if (details["index"] or details["unique"]) and columns and columns[0] in audit_columns:
                     found.add((model._meta.label, columns[0].removesuffix("_id")))
-    assert found == set(KEPT)
+    if connection.vendor == "mysql":
+        # InnoDB indexes every foreign key column itself (it needs one to check the key), whatever the migrations
+        # say: there the audit keys cost their index on every database write. docs/architecture.md says so.
+        assert set(KEPT) <= found
+    else:
+        assert found == set(KEPT)
