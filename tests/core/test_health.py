@@ -21,7 +21,7 @@ def test_ready_reports_each_check(client):
     body = response.json()
     assert body["status"] == "ok"
     database = body["checks"]["database"]
-    assert database["status"] == "ok" and database["vendor"] in ("sqlite", "postgresql")
+    assert database["status"] == "ok" and database["vendor"] in ("sqlite", "postgresql", "mysql")
     assert database["latency_ms"] >= 0
     if database["vendor"] == "postgresql" and "pool" in settings.DATABASES["default"]["OPTIONS"]:
         assert database["pool"]["pool_max"] == settings.DATABASES["default"]["OPTIONS"]["pool"]["max_size"]
