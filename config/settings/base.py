@@ -59,6 +59,7 @@ LOCAL_APPS = [
     "logistics",
     "registry",
     "community",
+    "events",
     "dashboard",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -500,6 +501,22 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic schedules live in the database and are edited in the admin (Periodic tasks).
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Events and webhooks (events; docs/events.md) ---------------------------------------
+# Events older than this are deleted by `manage.py prune_events` (daily on beat), with their deliveries.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
+# Redis pub/sub channel that wakes the watchers of every process when events are numbered.
+EVENTS_CHANNEL = env.str("EVENTS_CHANNEL", default="freight:events")
+# Without Redis, a watcher also looks at the table this often.
+EVENTS_POLL_SECONDS = env.float("EVENTS_POLL_SECONDS", default=0.5)
+# Delays before each retry of a failed webhook delivery (seconds, comma-separated; each gets up to 20% jitter):
+# about a day in all by default. After the last, the delivery is failed.
+WEBHOOK_RETRY_SECONDS = tuple(
+    env.list("WEBHOOK_RETRY_SECONDS", cast=int, default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800])
+)
+# An endpoint is disabled, with the reason, after this many deliveries in a row failed for good.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 
 # --- Dispatch planning -----------------------------------------------------------------
 LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS = env.float("LOGISTICS_DEFAULT_TIME_LIMIT_SECONDS", default=5.0)

@@ -1,0 +1,27 @@
+"""Event jobs on Celery: numbering backstop, delivery of webhooks, retention."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="events.assign_sequences")
+def assign_sequences() -> int:
+    """Backstop on beat: number events whose transaction's own sequencer did not run (a crash after commit)."""
+    total = 0
+    while numbered := services.assign_sequences():
+        total += numbered
+    return total
+
+
+@shared_task(name="events.prune")
+def prune() -> int:
+    return services.prune_events()
+
+
+def queue_deliveries(delivery_ids: list[int]) -> None:
+    """Queue each delivery (called after the sequencer's commit)."""
+    from .webhooks import queue
+
+    for delivery_id in delivery_ids:
+        queue(delivery_id)
