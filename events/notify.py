@@ -22,7 +22,7 @@ def announce(sequence: int) -> None:
     if url:
         try:
             _publisher(url).publish(settings.EVENTS_CHANNEL, str(sequence))
-        except Exception:  # noqa: BLE001 - a lost wake-up costs at most one poll interval
+        except Exception:  # a lost wake-up costs a waiter at most one poll interval
             logger.warning("Could not announce event %s on Redis", sequence, exc_info=True)
 
 
