@@ -59,9 +59,13 @@ def free_port() -> int:
 def database_url(*, host=None, port=None, name=None) -> str:
     """The test database's URL (pytest-django's), optionally through another host or port."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{name or db['NAME']}"
     host = host or db["HOST"] or "127.0.0.1"
-    port = port or db["PORT"] or 5432
-    return f"postgres://{db['USER']}@{host}:{port}/{name or db['NAME']}"
+    scheme, default_port = ("mysql", 3306) if connection.vendor == "mysql" else ("postgres", 5432)
+    port = port or db["PORT"] or default_port
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"{scheme}://{db['USER']}{password}@{host}:{port}/{name or db['NAME']}"
 
 
 def redis_db(number: int):

@@ -13,9 +13,9 @@ import threading
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from tests.factories import UserFactory
+from tests.servers import database_url
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
 ANSWER_TIMEOUT = 60  # seconds: a generous bound for one command (the first includes start-up)
@@ -32,13 +32,6 @@ def _redis_or_skip():
     except redis.exceptions.ConnectionError:
         pytest.skip("no Redis on 127.0.0.1:6379")
     return client
-
-
-def _database_url():
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 class Worker:
@@ -99,7 +92,7 @@ def worker_pair(redis_client, django_db_setup, django_db_blocker):
         "DJANGO_LOG_LEVEL": "ERROR",
     }
     with django_db_blocker.unblock():
-        env["DATABASE_URL"] = _database_url()
+        env["DATABASE_URL"] = database_url()
     pair = (Worker(env), Worker(env))
     yield pair
     for worker in pair:
