@@ -34,4 +34,5 @@ urlpatterns = [
     path("metrics/logistics/", LogisticsMetricsView.as_view(), name="logistics-metrics"),
     path("registry/", include("registry.api.urls")),
     path("community/", include("community.api.urls")),
+    path("", include("events.api.urls")),
 ]
