@@ -56,6 +56,12 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def database_address() -> tuple[str, int]:
+    """Host and port of the test database's server (PostgreSQL or MySQL/MariaDB)."""
+    db = connection.settings_dict
+    return db["HOST"] or "127.0.0.1", int(db["PORT"] or (3306 if connection.vendor == "mysql" else 5432))
+
+
 def database_url(*, host=None, port=None, name=None) -> str:
     """The test database's URL (pytest-django's), optionally through another host or port."""
     db = connection.settings_dict

@@ -22,13 +22,13 @@ from logistics.models import Decision
 from logistics.tasks import fail_stuck_decisions
 from tests.logistics.factories import CostModelFactory, HubFactory, OrderFactory, VehicleFactory
 from tests.servers import CeleryWorker as Worker
-from tests.servers import reset_celery_connections
+from tests.servers import database_url, reset_celery_connections
 
 pytestmark = [
     pytest.mark.cluster,
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (the workers share the database)"),
+    pytest.mark.skipif(connection.vendor == "sqlite", reason="needs a database server the workers share"),
 ]
 
 REDIS_URL = "redis://127.0.0.1:6379/9"  # this test's own database: flushed before and after
@@ -70,7 +70,7 @@ def start_worker(broker):
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "worker-death-test-only-secret-0123456789abcdefghijklmnopqrstuvwxyz",
         "DJANGO_ALLOWED_HOSTS": "localhost",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "CACHE_URL": REDIS_URL,
         "CELERY_BROKER_URL": REDIS_URL,
         "DECISION_STUCK_GRACE_SECONDS": str(GRACE),
