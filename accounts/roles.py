@@ -22,12 +22,25 @@ FORUM_MODELS = ("post", "reply", "vote", "report", "subscription", "notification
 # Every signed-in role reads the forum; writing there is for members.
 _READ_COMMUNITY = [f"community.view_{model}" for model in (*FORUM_MODELS, "tag", "usecasedetail")]
 
+# Webhook endpoints of one's own (events.webhooks): every role reads some event type (every signed-in user the
+# forum's), so every role may push the types it reads to endpoints it owns, and read their deliveries. Whose
+# endpoints are seen, and which types they may carry, is decided per user (events.endpoint_services).
+_OWN_WEBHOOKS = [
+    "events.view_webhookendpoint",
+    "events.add_webhookendpoint",
+    "events.change_webhookendpoint",
+    "events.delete_webhookendpoint",
+    "events.view_delivery",
+    "events.view_deliveryattempt",
+]
+
 # Each role holds what its work needs and nothing more; tests/accounts/test_roles.py spells out
 # the exact set per role, so a widened pattern fails a test before it reaches anyone.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: ["*"],
     MANAGER: [f"{app}.*" for app in DOMAIN_APPS]
-    + ["core.view_runtimesetting", "core.change_runtimesetting", "core.add_runtimesetting", "accounts.view_user"],
+    + ["core.view_runtimesetting", "core.change_runtimesetting", "core.add_runtimesetting", "accounts.view_user"]
+    + _OWN_WEBHOOKS,
     SALES_AGENT: [
         "carriers.view_carrier",
         "carriers.verify_carrier",
@@ -41,16 +54,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "carriers.add_followup",
         "carriers.change_followup",
         *_READ_COMMUNITY,
+        *_OWN_WEBHOOKS,
     ],
     # Dispatch sees which carriers and loads exist, not the desk's calls, rates or metrics.
-    DISPATCHER: ["logistics.*", "carriers.view_carrier", "carriers.view_load", *_READ_COMMUNITY],
-    REGISTRY_OPERATOR: ["registry.*", *_READ_COMMUNITY],
+    DISPATCHER: ["logistics.*", "carriers.view_carrier", "carriers.view_load", *_READ_COMMUNITY, *_OWN_WEBHOOKS],
+    REGISTRY_OPERATOR: ["registry.*", *_READ_COMMUNITY, *_OWN_WEBHOOKS],
     # Outside manufacturers in the peer network: the forum and use cases, nothing of the desk,
     # dispatch or the registry.
     MEMBER: [
         *_READ_COMMUNITY,
         *[f"community.add_{model}" for model in FORUM_MODELS],
         *[f"community.change_{model}" for model in FORUM_MODELS],
+        *_OWN_WEBHOOKS,
     ],
 }
 

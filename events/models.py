@@ -46,6 +46,10 @@ class WebhookEndpoint(models.Model):
     event_types = models.JSONField(default=list, help_text="The types delivered here; empty for every type.")
     description = models.CharField(max_length=200, blank=True)
     secret = models.CharField(max_length=120, editable=False)
+    # After a rotation the old secret also signs, until this moment, so receivers can switch without losing
+    # a delivery (Standard Webhooks: several signatures in one header).
+    previous_secret = models.CharField(max_length=120, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)

@@ -25,3 +25,20 @@ def queue_deliveries(delivery_ids: list[int]) -> None:
 
     for delivery_id in delivery_ids:
         queue(delivery_id)
+
+
+@shared_task(name="events.deliver", acks_late=True)
+def deliver(delivery_id: int) -> str:
+    """One attempt of one webhook delivery; its own job, so a slow receiver holds up nothing else. Safe to run
+    twice (a message redelivered after its worker died): the attempt claims the delivery under a row lock."""
+    from .webhooks import attempt
+
+    return attempt(delivery_id)
+
+
+@shared_task(name="events.requeue_due_deliveries")
+def requeue_due_deliveries() -> int:
+    """Every minute on beat: queue again the due deliveries whose message was lost (broker down, worker died)."""
+    from .webhooks import requeue_due
+
+    return requeue_due()

@@ -25,6 +25,9 @@ MATRIX = {
     ("post", "/api/v1/registry/services/"): (403, 403, 400, 403, 400, 400),
     ("post", "/api/v1/registry/heartbeat/"): (403, 403, 400, 403, 400, 400),
     ("get", "/api/v1/auth/me/"): (200, 200, 200, 200, 200, 200),
+    # Every role reads some event type, so every role may own webhook endpoints (400: no url given).
+    ("get", "/api/v1/webhooks/endpoints/"): (200, 200, 200, 200, 200, 200),
+    ("post", "/api/v1/webhooks/endpoints/"): (400, 400, 400, 400, 400, 400),
 }
 
 
@@ -92,6 +95,10 @@ LOGISTICS_MODELS = (
     "vehicletyperate",
 )
 REGISTRY_MODELS = ("dependency", "service", "tag")
+OWN_WEBHOOKS = {f"events.{verb}_webhookendpoint" for verb in ("add", "change", "delete", "view")} | {
+    "events.view_delivery",
+    "events.view_deliveryattempt",
+}
 
 
 def _crud(app, models):
@@ -112,16 +119,19 @@ EXPECTED_PERMISSIONS = {
         "carriers.add_followup",
         "carriers.change_followup",
     }
-    | COMMUNITY_READ,
+    | COMMUNITY_READ
+    | OWN_WEBHOOKS,
     roles.DISPATCHER: _crud("logistics", LOGISTICS_MODELS)
     | {f"logistics.view_historical{m}" for m in LOGISTICS_MODELS}
     | {"logistics.commit_decision", "logistics.operate_route", "carriers.view_carrier", "carriers.view_load"}
-    | COMMUNITY_READ,
+    | COMMUNITY_READ
+    | OWN_WEBHOOKS,
     roles.REGISTRY_OPERATOR: _crud("registry", REGISTRY_MODELS)
     | {f"registry.view_historical{m}" for m in REGISTRY_MODELS}
     | {"registry.report_service_status"}
-    | COMMUNITY_READ,
-    roles.MEMBER: COMMUNITY_READ | FORUM_WRITE,
+    | COMMUNITY_READ
+    | OWN_WEBHOOKS,
+    roles.MEMBER: COMMUNITY_READ | FORUM_WRITE | OWN_WEBHOOKS,
 }
 
 
@@ -147,7 +157,7 @@ def test_manager_holds_the_domain_apps_but_never_writes_history_and_no_user_admi
     }
     history_writes = {label for label in domain if re.match(r"^\w+\.(add|change|delete)_historical", label)}
     extra = {"core.view_runtimesetting", "core.change_runtimesetting", "core.add_runtimesetting", "accounts.view_user"}
-    assert held == (domain - history_writes) | extra
+    assert held == (domain - history_writes) | extra | OWN_WEBHOOKS
 
 
 MEMBER_REFUSED = [
