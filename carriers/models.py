@@ -312,6 +312,12 @@ class FollowUp(BaseModel):
     done_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
+    due_announced_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When follow_up.due was published for the current due time; empty until then.",
+    )
 
     class Meta:
         ordering = ["due_at", "id"]
@@ -322,6 +328,12 @@ class FollowUp(BaseModel):
             # A rep's due list, and the count of overdue ones: open follow-ups by due time.
             models.Index(
                 fields=["assigned_to", "due_at"], name="follow_up_open_due_idx", condition=Q(done_at__isnull=True)
+            ),
+            # The minute sweep's queue (carriers.services.follow_ups_announce_due): open, not announced yet.
+            models.Index(
+                fields=["due_at"],
+                name="follow_up_unannounced_idx",
+                condition=Q(done_at__isnull=True, due_announced_at__isnull=True),
             ),
         ]
 

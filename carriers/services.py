@@ -3,6 +3,7 @@ whole change or an exception (and no partial write)."""
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -14,10 +15,13 @@ from django.db.models import F
 from core import clock, runtime
 from core.bulk import create_rows_with_history, existing_values
 from core.context import get_current_user
+from core.db.locks import lock_rows
 from core.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from core.fastpaths import prepared
 from core.history import record_history, update_with_history
 from core.services import model_create, model_update, on_delete
+from events import payloads
+from events.services import publish, publish_many
 
 from . import fmcsa, lanes, rollups
 from .choices import (
@@ -221,7 +225,9 @@ def load_create(**fields) -> Load:
     fields.pop("status", None)  # a new load is always available
     if fields.get("max_rate") is None and runtime.get("CEILING_AUTO_SUGGEST"):
         fields["max_rate"] = lanes.suggest_ceiling(Load(**fields)).amount
-    return model_create(model=Load, data=fields, unique_messages={"load_id": LOAD_ID_TAKEN})
+    load = model_create(model=Load, data=fields, unique_messages={"load_id": LOAD_ID_TAKEN})
+    publish("load.posted", obj=load, payload=payloads.load_posted(load))
+    return load
 
 
 @transaction.atomic
@@ -245,6 +251,10 @@ def load_update(*, load: Load, **fields) -> Load:
             negotiations.filter(status=NegotiationStatus.BOOKED), status=NegotiationStatus.CLOSED, reason=reason
         )
     rollups.load_changed(load, [name for name, value in counted_by.items() if getattr(load, name) != value])
+    if load.status != previous_status:
+        mc_number = load.booked_carrier.mc_number if load.booked_carrier_id else None
+        payload = payloads.load_status_changed(load, previous_status=previous_status, mc_number=mc_number)
+        publish("load.status_changed", obj=load, payload=payload)
     return load
 
 
@@ -295,10 +305,11 @@ def _not_available(load: Load) -> Conflict:
     )
 
 
-def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
+def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> tuple[Load, list[Negotiation]]:
     """Book ``load`` for ``carrier`` at ``rate`` if it is still available; the conditional
     UPDATE's row count decides the winner when several carriers agree at the same moment.
-    ``load`` is the row as read under its lock, so the booked row is known without reading it."""
+    ``load`` is the row as read under its lock, so the booked row is known without reading it.
+    Returns the load and the other carriers' negotiations the booking closed (for their events)."""
     now = clock.now()
     booked = {
         "status": LoadStatus.BOOKED,
@@ -319,13 +330,23 @@ def _book(*, load: Load, carrier: Carrier, rate: Decimal) -> Load:
         setattr(load, name, value)
     load.version += 1
     record_history(load)
-    # Everyone else negotiating this load is done.
-    update_with_history(
-        Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN).exclude(carrier=carrier),
-        status=NegotiationStatus.CLOSED,
-        reason=f"load {load.load_id} booked by another carrier",
+    # Everyone else negotiating this load is done. Under the load's lock no round opens another meanwhile,
+    # so the ones read here are the ones closed (read first for their events; none read, nothing to update).
+    others = list(
+        Negotiation.objects.filter(load=load, status=NegotiationStatus.OPEN)
+        .exclude(carrier=carrier)
+        .select_related("carrier")
+        .order_by("pk")
     )
-    return load
+    if others:
+        update_with_history(
+            Negotiation.objects.filter(pk__in=[other.pk for other in others], status=NegotiationStatus.OPEN),
+            status=NegotiationStatus.CLOSED,
+            reason=f"load {load.load_id} booked by another carrier",
+        )
+        for other in others:
+            other.status = NegotiationStatus.CLOSED
+    return load, others
 
 
 def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_id: str = "") -> OfferResult:
@@ -385,8 +406,9 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
             ask=amount,
             rules=rules,
         )
+        closed_others: list[Negotiation] = []
         if outcome.decision == OfferDecision.ACCEPT:
-            load = _book(load=load, carrier=carrier, rate=outcome.agreed_amount)
+            load, closed_others = _book(load=load, carrier=carrier, rate=outcome.agreed_amount)
             negotiation.status = NegotiationStatus.BOOKED
             negotiation.agreed_rate = outcome.agreed_amount
         elif outcome.decision == OfferDecision.REJECT:
@@ -407,8 +429,29 @@ def offer_make(*, load_id: str, mc_number: str, amount: Decimal, call_external_i
             call=call,
         )
         rollups.count_offer(offer, posted=load.loadboard_rate)
+        _publish_round(load=load, carrier=carrier, negotiation=negotiation, closed_others=closed_others)
     rounds_left = 0 if outcome.closes else max(0, rules.max_rounds - round_number)
     return OfferResult(offer=offer, negotiation=negotiation, load=load, rounds_left=rounds_left)
+
+
+def _publish_round(*, load: Load, carrier: Carrier, negotiation: Negotiation, closed_others: list) -> None:
+    """The events of a round that ended a negotiation, in its transaction: the booking (load booked, this
+    negotiation and every other one on the load closed) or a refusal (this negotiation closed)."""
+    if negotiation.status == NegotiationStatus.OPEN:
+        return
+    now = clock.now()
+    if negotiation.status == NegotiationStatus.BOOKED:
+        publish("load.booked", obj=load, payload=payloads.load_booked(load, carrier=carrier, negotiation=negotiation))
+        now = load.booked_at
+    closed = [(negotiation, carrier.mc_number), *((other, other.carrier.mc_number) for other in closed_others)]
+    # One INSERT for this negotiation and the ones its booking closed.
+    publish_many(
+        "negotiation.closed",
+        items=(
+            (closed_one, payloads.negotiation_closed(closed_one, load=load, mc_number=mc_number, closed_at=now))
+            for closed_one, mc_number in closed
+        ),
+    )
 
 
 # --- Calls --------------------------------------------------------------------------------
@@ -468,8 +511,12 @@ def call_log(
                 reason=f"call {external_id} logged",
             )
             rollups.count_call(call)
-            if follow_up:
-                follow_up_create(call=call, **follow_up)
+            follow_ups = [follow_up_create(call=call, **follow_up)] if follow_up else []
+            publish(
+                "call.logged",
+                obj=call,
+                payload=payloads.call_logged(call, rounds_linked=linked, follow_ups=follow_ups),
+            )
     except IntegrityError:
         existing = Call.objects.filter(external_id=external_id).first()
         if existing is None:
@@ -487,12 +534,55 @@ def follow_up_create(*, call: Call, due_at, reason: str, note: str = "", assigne
 
 @transaction.atomic
 def follow_up_update(*, follow_up: FollowUp, **fields) -> FollowUp:
-    """Reschedule, reassign or re-word an open follow-up."""
+    """Reschedule, reassign or re-word an open follow-up. Rescheduled, it is announced due again (``follow_up.due``)
+    when its new time passes."""
     follow_up = FollowUp.objects.select_for_update().get(pk=follow_up.pk)
     if follow_up.is_done:
         raise Conflict("This follow-up is done; it can no longer be changed.", code="already_done")
+    if "due_at" in fields and fields["due_at"] != follow_up.due_at:
+        fields["due_announced_at"] = None
     model_update(instance=follow_up, data=fields)
     return follow_up
+
+
+FOLLOW_UP_DUE_BATCH = 500
+
+
+def follow_ups_announce_due(*, now=None, limit: int = FOLLOW_UP_DUE_BATCH) -> int:
+    """Publish ``follow_up.due`` once for each open follow-up whose due time has passed (the beat job
+    ``carriers.announce_due_follow_ups``, every minute). The rows are locked and marked announced in the
+    transaction that publishes, so two sweeps at once announce each one once. Returns how many (at most
+    ``limit``; the next run takes the rest)."""
+    now = now or clock.now()
+    with transaction.atomic():
+        due = list(
+            lock_rows(FollowUp.objects.filter(done_at__isnull=True, due_announced_at__isnull=True, due_at__lte=now))
+            .order_by("due_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not due:
+            return 0
+        update_with_history(
+            FollowUp.objects.filter(pk__in=due, due_announced_at__isnull=True),
+            due_announced_at=now,
+            reason="announced due",
+        )
+        announced = FollowUp.objects.filter(pk__in=due).select_related("call", "assigned_to").order_by("due_at", "id")
+        publish_many(
+            "follow_up.due",
+            items=(
+                (
+                    follow_up,
+                    payloads.follow_up_due(
+                        follow_up,
+                        call_external_id=follow_up.call.external_id,
+                        assigned_to=follow_up.assigned_to.get_username() if follow_up.assigned_to else None,
+                    ),
+                )
+                for follow_up in announced
+            ),
+        )
+    return len(due)
 
 
 @transaction.atomic
@@ -551,6 +641,15 @@ def loads_import(*, loads: list[tuple[int, dict]], progress=None) -> int:
         "created_by_id": user and user.pk,
         "updated_by_id": user and user.pk,
     }
+    for fields in rows:
+        fields.setdefault("id", uuid.uuid4())  # known before the write, for each load's event
     with transaction.atomic():
         create_rows_with_history(Load, rows, fixed=fixed, user=user, batch_size=IMPORT_BATCH, progress=progress)
+        # One load.posted per load, written in batches in the import's transaction.
+        publish_many(
+            "load.posted",
+            items=(((Load, fields["id"]), payloads.load_posted({**fields, **fixed})) for fields in rows),
+            actor=user,
+            batch_size=IMPORT_BATCH,
+        )
     return len(rows)

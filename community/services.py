@@ -25,6 +25,8 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.history import update_with_history
 from core.services import model_create, model_update, on_delete, on_restore
 from core.tags import normalise_tag_names, validate_tag_name
+from events import payloads
+from events.services import publish
 
 from . import markdown
 from .choices import (
@@ -371,6 +373,7 @@ def post_set_best_answer(*, post: Post, reply: Reply) -> Post:
         raise Invalid({"reply": ["This reply belongs to another post."]}, code="reply_of_other_post")
     if reply.is_best_answer:
         return post
+    previous = Reply.all_objects.filter(post=post, is_best_answer=True).values_list("pk", flat=True).first()
     update_with_history(
         Reply.all_objects.filter(post=post, is_best_answer=True), is_best_answer=False, reason="best answer replaced"
     )
@@ -380,6 +383,8 @@ def post_set_best_answer(*, post: Post, reply: Reply) -> Post:
         Notification.objects.create(
             recipient_id=reply.author_id, kind=NotificationKind.BEST_ANSWER, post=post, reply=reply, actor=actor
         )
+    payload = payloads.best_answer_chosen(post=post, reply=reply, previous_reply_id=previous, chosen_at=timezone.now())
+    publish("community.best_answer.chosen", obj=post, payload=payload)
     return post
 
 
@@ -425,6 +430,7 @@ def reply_create(*, post: Post, body: str, author=None, parent: Reply | None = N
     # counter: replies on the post (and the activity time that orders the listing, which moves with it)
     Post.all_objects.filter(pk=post.pk).update(reply_count=F("reply_count") + 1, last_activity_at=timezone.now())
     _notify_followers(post=post, reply=reply, author=author)
+    publish("community.reply.created", obj=reply, payload=payloads.reply_created(reply))
     return reply
 
 

@@ -18,6 +18,8 @@ from core.context import get_current_user
 from core.errors import Conflict, Invalid, NotFound
 from core.history import update_with_history
 from core.services import model_create, model_update, on_delete
+from events import payloads
+from events.services import publish
 
 from . import planning, translation
 from .choices import (
@@ -442,10 +444,20 @@ def decision_solve(*, decision_id, worker: str = "") -> Decision:
         stored = update_with_history(
             Decision.objects.filter(pk=decision.pk, status=DecisionStatus.SOLVING, version=claimed_version), **fields
         )
+        decision.refresh_from_db()
+        if stored:
+            _publish_solved(decision)
     if not stored:
         logger.warning("decision %s changed while this run solved it; its result was dropped", decision_id)
-    decision.refresh_from_db()
     return decision
+
+
+def _publish_solved(decision: Decision) -> None:
+    """decision.proposed or decision.failed, in the transaction that stored the solve's result."""
+    if decision.status == DecisionStatus.PROPOSED:
+        publish("decision.proposed", obj=decision, payload=payloads.decision_proposed(decision))
+    elif decision.status == DecisionStatus.FAILED:
+        publish("decision.failed", obj=decision, payload=payloads.decision_failed(decision))
 
 
 def decisions_fail_stuck(*, now: datetime | None = None) -> list[Decision]:
@@ -484,9 +496,11 @@ def decisions_fail_stuck(*, now: datetime | None = None) -> list[Decision]:
                 failure_reason=reason,
                 reason="stuck in solving",
             )
+            if changed:
+                decision.refresh_from_db()
+                publish("decision.failed", obj=decision, payload=payloads.decision_failed(decision))
         if changed:
             logger.warning("decision %s failed: %s", decision.pk, reason)
-            decision.refresh_from_db()
             failed.append(decision)
     return failed
 
@@ -609,6 +623,7 @@ def decision_commit(*, decision: Decision) -> Decision:
         raise Conflict("Changed since planning: some vehicles are no longer available.", code="state_changed")
     Route.history.bulk_history_create(routes, default_user=get_current_user())
     model_update(instance=decision, data={"status": DecisionStatus.COMMITTED, "committed_at": now})
+    publish("decision.committed", obj=decision, payload=payloads.decision_committed(decision, routes=routes))
     return decision
 
 
@@ -643,8 +658,9 @@ def route_start(*, route: Route) -> Route:
         )
     model_update(instance=route, data={"status": RouteStatus.IN_PROGRESS, "started_at": timezone.now()})
     ids = list(route.orders.filter(status=OrderStatus.ASSIGNED).values_list("pk", flat=True))
-    update_with_history(Order.objects.filter(pk__in=ids), status=OrderStatus.IN_TRANSIT)
+    in_transit = update_with_history(Order.objects.filter(pk__in=ids), status=OrderStatus.IN_TRANSIT)
     update_with_history(Vehicle.all_objects.filter(pk=route.vehicle_id), status=VehicleStatus.IN_TRANSIT)
+    publish("route.started", obj=route, payload=payloads.route_started(route, orders_in_transit=in_transit))
     return route
 
 
@@ -732,6 +748,7 @@ def route_complete(
     update_with_history(Order.objects.filter(pk__in=delivered), status=OrderStatus.DELIVERED)
     update_with_history(Order.objects.filter(pk__in=failed), status=OrderStatus.FAILED)
     update_with_history(Vehicle.all_objects.filter(pk=route.vehicle_id), status=VehicleStatus.AVAILABLE)
+    publish("route.completed", obj=route, payload=payloads.route_completed(route, outcome=outcome))
     return outcome
 
 

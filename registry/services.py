@@ -14,8 +14,10 @@ from core import outbound, runtime
 from core.db.locks import transaction_lock
 from core.errors import Conflict, Invalid
 from core.history import record_history
-from core.services import model_create, model_update, on_restore
+from core.services import model_create, model_update, on_delete, on_restore
 from core.tags import normalise_tag_names
+from events import payloads
+from events.services import publish
 
 from .choices import OPERATOR_HELD_STATUSES, ServiceStatus
 from .models import Dependency, Service, Tag, validate_http_url
@@ -29,9 +31,10 @@ NAME_TAKEN = "A service with this name already exists."
 HEALTH_STATUSES = (ServiceStatus.HEALTHY, ServiceStatus.UNHEALTHY)
 
 
-def _set_tags(service: Service, names: Iterable[str]) -> None:
+def _set_tags(service: Service, names: Iterable[str]) -> list[str]:
     tags = [Tag.objects.get_or_create(name=name)[0] for name in normalise_tag_names(names)]
     service.tags.set(tags)
+    return [tag.name for tag in tags]
 
 
 def _apply_status_rules(fields: dict, *, status: str = ServiceStatus.UNKNOWN, enabled: bool = True) -> bool:
@@ -78,7 +81,10 @@ def service_create(*, name: str, tags: Iterable[str] = (), **fields) -> Service:
     with transaction.atomic():
         _apply_status_rules(fields)
         service = model_create(model=Service, data={"name": name, **fields}, unique_messages={"name": NAME_TAKEN})
-        _set_tags(service, tags)
+        tag_names = _set_tags(service, tags)
+        publish(
+            "registry.service.registered", obj=service, payload=payloads.service_registered(service, tags=tag_names)
+        )
     return service
 
 
@@ -93,9 +99,19 @@ def service_update(*, service: Service, tags: Iterable[str] | None = None, **fie
         if runs_start_over:
             # Telemetry, which an edit never writes back; this reset is the operator's to make.
             fields |= {"consecutive_successes": 0, "consecutive_failures": 0}
+        before = {name: getattr(service, name, None) for name in fields}
         model_update(instance=service, data=fields, unique_messages={"name": NAME_TAKEN})
+        changed = [
+            name
+            for name, value in before.items()
+            if getattr(service, name) != value and name not in Service._telemetry_fields
+        ]
         if tags is not None:
-            _set_tags(service, tags)
+            old_tags = set(service.tags.values_list("name", flat=True))
+            if set(_set_tags(service, tags)) != old_tags:
+                changed.append("tags")
+        if changed:
+            publish("registry.service.updated", obj=service, payload=payloads.service_updated(service, changed=changed))
     return service
 
 
@@ -123,6 +139,17 @@ def service_restore(*, instance: Service) -> None:
             f"Cannot restore: its dependencies would form a cycle {' → '.join(cycle)}.", code="dependency_cycle"
         )
     instance.restore()
+    tags = list(instance.tags.values_list("name", flat=True))
+    payload = payloads.service_registered(instance, tags=tags, restored=True)
+    publish("registry.service.registered", obj=instance, payload=payload)
+
+
+@on_delete(Service)
+def service_deregister(*, instance: Service) -> None:
+    """Deregister (soft-delete) a service: the API's DELETE, the admin's delete, ``queryset.delete()``; announced
+    as ``registry.service.deregistered`` in the same transaction."""
+    instance.delete()
+    publish("registry.service.deregistered", obj=instance, payload=payloads.service_deregistered(instance))
 
 
 @transaction.atomic
@@ -167,8 +194,10 @@ def service_record_health(
     rows.update(last_health_check=checked_at, **changes)
     service.refresh_from_db()
     if service.status != old_status:
-        # The counters change on every check and stay out of the history; a status flip is recorded.
+        # The counters change on every check and stay out of the history; a status flip is recorded and announced.
         record_history(service, reason=f"health checks: {old_status} → {service.status}")
+        payload = payloads.service_health_changed(service, previous_status=old_status)
+        publish("registry.service.health_changed", obj=service, payload=payload)
     return service
 
 

@@ -199,8 +199,8 @@ def test_the_logged_call_is_answered_as_its_detail_shows_it(sales_agent_client, 
     # Reads: call, load, carrier (3). Written in one savepoint (2): the call and its entry (2),
     # the round linked with its entry (3: found, updated, entry copied), the day's totals (2, one
     # upsert each), the follow-up and its entry (2). Then its rounds and follow-ups for the answer
-    # (2): the call itself is not read again.
-    with django_assert_num_queries(16):
+    # (2): the call itself is not read again. Plus its call.logged event (1), written in the same transaction.
+    with django_assert_num_queries(17):
         logged = sales_agent_client.post(CALLS, payload, format="json")
     assert logged.status_code == 201, logged.content
     body = logged.json()
@@ -223,8 +223,9 @@ def test_a_call_without_rounds_or_follow_up_is_answered_without_reading_them(
     sales_agent_client.get(CALLS)  # the token's identity is now cached
     payload = call_payload(external_id="vc-8", mc_number="123456", load_id="L-8")
     # Reads: call, load, carrier (3). In one savepoint (2): the call and its entry (2), the look for
-    # rounds to link (1), the day's totals (2). Nothing is read for the answer.
-    with django_assert_num_queries(10):
+    # rounds to link (1), the day's totals (2), its call.logged event (1, written in the same transaction).
+    # Nothing is read for the answer.
+    with django_assert_num_queries(11):
         logged = sales_agent_client.post(CALLS, payload, format="json")
     assert logged.status_code == 201, logged.content
     body = logged.json()

@@ -273,9 +273,10 @@ def test_an_offer_round_runs_a_fixed_number_of_queries(
         countered = offer(sales_agent_client, "L-1", carrier.mc_number, "2600.00")
     assert countered.json()["decision"] == "counter"
     # Accepting also books the load without reading it again (2: its update and entry), closes the
-    # rival's negotiation (3: found, updated, its entry copied from it) and adds to the day's
-    # agreements (1).
-    with django_assert_num_queries(17):
+    # rival's negotiation (4: read for its event, locked, updated, its entry copied from it) and adds
+    # to the day's agreements (1). Its events are written in the same transaction (2): load.booked,
+    # and negotiation.closed for both negotiations in one INSERT.
+    with django_assert_num_queries(20):
         accepted = offer(sales_agent_client, "L-2", carrier.mc_number, "2000.00")
     body = accepted.json()
     assert (body["decision"], body["load_status"]) == ("accept", "booked")

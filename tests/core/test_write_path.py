@@ -247,6 +247,7 @@ ALLOWED_RAW_UPDATES = {
     ("community.services", "notification_mark_read"),  # WHERE read_at IS NULL
     ("community.services", "notifications_mark_all_read"),  # WHERE read_at IS NULL
     ("registry.services", "service_record_health"),  # check counters, telemetry
+    ("events.services", "assign_sequences"),  # an event's number, given once under the sequence lock
 }
 MARKERS = ("# counter:", "# race-safe conditional write:")
 

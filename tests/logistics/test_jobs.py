@@ -82,6 +82,9 @@ def test_periodic_jobs_are_scheduled_in_the_database(db):
     assert tasks["accounts.purge_expired_tokens"] is True
     probe = PeriodicTask.objects.get(task="registry.check_services")
     assert probe.interval.every == 5 and probe.interval.period == "minutes"
+    assert {"events.assign_sequences", "events.prune", "carriers.announce_due_follow_ups"} <= set(tasks)
+    # What a worker does at start: import every app's tasks module. Each scheduled job names a task it knows.
+    app.loader.import_default_modules()
     assert set(tasks) <= set(app.tasks)
 
 
