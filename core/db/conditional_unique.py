@@ -4,7 +4,8 @@ Django creates a ``UniqueConstraint(condition=...)`` as a partial unique index o
 on MySQL and MariaDB, which have no partial indexes (check models.W036). There the migration operation
 ``EnforceConditionalUnique`` adds what those databases can enforce instead: a virtual generated column per field
 of the constraint, holding the field's value where the condition holds and NULL elsewhere, under a unique index
-named as the constraint. A unique index admits any number of NULLs, so rows outside the condition (deleted rows,
+named as the constraint, beside a plain index on the fields themselves for the queries that look rows up by
+them. A unique index admits any number of NULLs, so rows outside the condition (deleted rows,
 closed reports) never clash, and two rows inside it cannot both be written: the database refuses the second, as
 the partial index does elsewhere, and the error names the constraint. On other databases the operation does
 nothing, so one set of migrations serves all three.
@@ -56,9 +57,13 @@ class EnforceConditionalUnique(migrations.operations.base.Operation):
                 f"{field.db_type(schema_editor.connection)} AS (IF({condition}, {quote(field.column)}, NULL)) VIRTUAL"
             )
             columns.append(quote(column))
-        schema_editor.execute(
-            f"CREATE UNIQUE INDEX {quote(self.name)} ON {quote(model._meta.db_table)} ({', '.join(columns)})"
-        )
+        table = quote(model._meta.db_table)
+        schema_editor.execute(f"CREATE UNIQUE INDEX {quote(self.name)} ON {table} ({', '.join(columns)})")
+        # Queries name the fields themselves ("load_id = … AND deleted_at IS NULL"), which MySQL and MariaDB do
+        # not match to the generated columns' index: give the fields an index of their own, as the partial
+        # index is on PostgreSQL, or a lookup by load id scans the table.
+        base = ", ".join(quote(model._meta.get_field(name).column) for name in constraint.fields)
+        schema_editor.execute(f"CREATE INDEX {quote(lookup_index(self.name))} ON {table} ({base})")
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor != "mysql":
@@ -67,6 +72,7 @@ class EnforceConditionalUnique(migrations.operations.base.Operation):
         constraint = self._constraint(model)
         quote = schema_editor.quote_name
         table = quote(model._meta.db_table)
+        schema_editor.execute(f"DROP INDEX {quote(lookup_index(self.name))} ON {table}")
         schema_editor.execute(f"DROP INDEX {quote(self.name)} ON {table}")
         for field_name in constraint.fields:
             column = generated_column(self.name, model._meta.get_field(field_name).column)
@@ -83,6 +89,11 @@ class EnforceConditionalUnique(migrations.operations.base.Operation):
                     raise ValueError(f"{self.name} is not a conditional unique constraint over fields.")
                 return constraint
         raise ValueError(f"{model._meta.label} has no constraint {self.name}.")
+
+
+def lookup_index(constraint_name: str) -> str:
+    """The name of the plain index over the constraint's own fields (MySQL allows 64 characters)."""
+    return f"{constraint_name[:57]}_lookup"
 
 
 def generated_column(constraint_name: str, column: str) -> str:
