@@ -9,6 +9,9 @@
 #      PostgreSQL built by pg_basebackup on REPLICA_PORT (5439) as the postgres user; the project reads from it,
 #      the peers from the primary. It allows replication connections from 127.0.0.1 in the server's pg_hba.conf.
 #      NO_REPLICA=1 skips it.
+#   6. the load search with the project on MariaDB (MARIADB_URL, mysql://root@127.0.0.1:3306): a copy of this
+#      database there (bench/mariadb_copy.sh), the project pointed at it by bench/mariadb_shim, the peers still on
+#      PostgreSQL (they read nothing else). NO_MARIADB=1 skips it, as does a MariaDB that does not answer.
 # One command: `make bench` (or `bash bench/peers.sh`). The first run builds the database (~4 min); later runs
 # reuse it (REBUILD=1 starts afresh). Results land in $OUT; bench/peers_report.py prints the ratios.
 set -euo pipefail
@@ -43,18 +46,20 @@ export PERF_TOKEN=${PERF_TOKEN:-$(cat "$PERF_DIR/agent_token")}
 # The project's cache and throttle live in Redis, which the peers do not use; the runner counts
 # Redis as "other" CPU, so a project run can be marked disturbed by its own Redis. Each search
 # stage records Redis's CPU time (when it runs on this machine) so the report can show that share.
-redis_ticks() {
-  local pid; pid=$(pgrep -xo redis-server || true)
+ticks_of() {  # ticks_of NAME: user+system clock ticks of the oldest process named NAME (empty if none)
+  local pid; pid=$(pgrep -xo "$1" || true)
   if [ -n "$pid" ]; then awk '{print $14 + $15}' "/proc/$pid/stat"; else echo ""; fi
+}
+redis_ticks() { ticks_of redis-server; }
+mariadb_ticks() { local t; t=$(ticks_of mariadbd); [ -n "$t" ] || t=$(ticks_of mysqld); echo "$t"; }
+cpu_seconds() {  # cpu_seconds BEFORE AFTER FILE: the ticks between as seconds in FILE, when both were read
+  if [ -n "$1" ] && [ -n "$2" ]; then python3 -c "print(($2 - $1) / $(getconf CLK_TCK))" >"$3"; fi
 }
 search_stage() {  # search_stage DIR [env...]: the runner, with Redis's CPU seconds over it in DIR/redis_cpu_s
   local dir=$1; shift
   local before; before=$(redis_ticks)
   env "$@" OUT="$dir" bash "$PEERS/run_search_bench.sh"
-  local after; after=$(redis_ticks)
-  if [ -n "$before" ] && [ -n "$after" ]; then
-    python3 -c "print(($after - $before) / $(getconf CLK_TCK))" >"$dir/redis_cpu_s"
-  fi
+  cpu_seconds "$before" "$(redis_ticks)" "$dir/redis_cpu_s"
 }
 
 echo "== 1. load search, rows without authors =="
@@ -109,6 +114,28 @@ if [ -z "${NO_REPLICA:-}" ] && [ -x "$PG_BIN/pg_basebackup" ]; then
     | tee "$OUT/replica/standby.txt"
   as_postgres "$PG_BIN/pg_ctl" -D "$REPLICA_DIR/data" -m fast -w stop
   rm -rf "$REPLICA_DIR"
+fi
+
+MARIADB_URL=${MARIADB_URL:-mysql://root@127.0.0.1:3306}
+if [ -n "${NO_MARIADB:-}" ]; then
+  echo "== 6. skipped (NO_MARIADB=1) =="
+elif ! command -v mysql >/dev/null || ! "$PROJECT_VENV/bin/python" -c "import sys, MySQLdb
+from urllib.parse import urlsplit
+u = urlsplit(sys.argv[1]); MySQLdb.connect(host=u.hostname, port=u.port or 3306, user=u.username or 'root',
+    password=u.password or '', connect_timeout=3).close()" "$MARIADB_URL" 2>/dev/null; then
+  echo "== 6. skipped: MariaDB does not answer at $MARIADB_URL (or no mysql client / mysqlclient) =="
+elif echo "== 6. load search, the project on MariaDB ==" &&
+  # The same rows as here; a copy whose source is unchanged is reused (REBUILD=1 rebuilds both). A failed copy
+  # skips the stage rather than the report of the others.
+  ! MARIADB_URL=$MARIADB_URL bash "$ROOT/bench/mariadb_copy.sh"; then
+  echo "== 6. skipped: the copy to MariaDB failed =="
+else
+  # The runner counts only postgres processes as the database, so mariadbd's CPU is recorded here, as Redis's is,
+  # over the whole stage (the peers' runs leave it idle); peers_report.py spreads it over the project's requests.
+  before=$(mariadb_ticks)
+  search_stage "$OUT/mariadb" SERVERS="${MARIADB_SERVERS:-proj-sync raw-sync fastapi}" \
+    PROJECT_VENV="$ROOT/bench/mariadb_shim" REAL_PROJECT_VENV="$PROJECT_VENV" MARIADB_DSN="$MARIADB_URL/$DB"
+  cpu_seconds "$before" "$(mariadb_ticks)" "$OUT/mariadb/mariadb_cpu_s"
 fi
 
 "$PROJECT_VENV/bin/python" "$ROOT/bench/peers_report.py" "$OUT" | tee "$OUT/report.md"
