@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The production image: web, worker, beat and migrate from one build (docker/entrypoint.sh ROLE).
+# The production image: web, events, worker, beat and migrate from one build (docker/entrypoint.sh ROLE).
 #   docker build -t freight-ops .
 #   docker compose up          # the whole production-like stack (compose.yaml)
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -35,7 +35,7 @@ RUN pip install --no-cache-dir --no-index --find-links=/tmp/wheels -r requiremen
 COPY . .
 # The same scripts CI runs (tests/deploy): static files now, the roles at start.
 RUN docker/collectstatic.sh \
-    && python -m compileall -q accounts carriers community config core dashboard logistics registry
+    && python -m compileall -q accounts carriers community config core dashboard events logistics registry
 
 USER 10001:10001
 EXPOSE 8000

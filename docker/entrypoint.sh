@@ -2,6 +2,9 @@
 # The one start script of the image and of CI (tests/deploy): docker/entrypoint.sh ROLE [ARGS...]
 #
 #   web      wait for the database, then gunicorn with gunicorn.conf.py (GUNICORN_* / WEB_CONCURRENCY)
+#   events   wait for the database, then the ASGI server of /api/v1/events/ (the feed, its watch and the
+#            stream): gunicorn with uvicorn workers on config.asgi, EVENTS_WORKERS (2) of them, on
+#            EVENTS_PORT (8001); the load balancer sends /api/v1/events/ here and the rest to web
 #   worker   wait for the database, then a Celery worker (ARGS go to celery, e.g. --concurrency=2)
 #   beat     wait for the database, then Celery beat: exactly one per cluster
 #   migrate  wait for the database, then `migrate --noinput`; run it once per release, before the rest
@@ -32,6 +35,14 @@ case "$role" in
             find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
         fi
         exec "$PYTHON" -m gunicorn -c gunicorn.conf.py "$@" config.wsgi
+        ;;
+    events)
+        wait_for_db
+        # One event loop per worker holds every watcher of that process; GUNICORN_TIMEOUT is then the
+        # worker's heartbeat, not a request's limit (a watch lasts up to 60 s, a stream for as long as
+        # its client stays).
+        exec "$PYTHON" -m gunicorn -c gunicorn.conf.py -k uvicorn_worker.UvicornWorker \
+            -w "${EVENTS_WORKERS:-2}" -b "${EVENTS_BIND:-0.0.0.0:${EVENTS_PORT:-8001}}" "$@" config.asgi:application
         ;;
     worker)
         wait_for_db

@@ -509,6 +509,11 @@ EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=30)
 EVENTS_CHANNEL = env.str("EVENTS_CHANNEL", default="freight:events")
 # Without Redis, a watcher also looks at the table this often.
 EVENTS_POLL_SECONDS = env.float("EVENTS_POLL_SECONDS", default=0.5)
+# A comment line this often keeps proxies from closing an idle event stream.
+EVENTS_HEARTBEAT_SECONDS = env.float("EVENTS_HEARTBEAT_SECONDS", default=15.0)
+# Threads per ASGI process for the feed's and stream's synchronous work (authentication, reads): this bounds the
+# database connections the watchers hold, however many they are.
+EVENTS_ASGI_THREADS = env.int("EVENTS_ASGI_THREADS", default=4)
 # Delays before each retry of a failed webhook delivery (seconds, comma-separated; each gets up to 20% jitter):
 # about a day in all by default. After the last, the delivery is failed.
 WEBHOOK_RETRY_SECONDS = tuple(

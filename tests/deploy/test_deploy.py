@@ -17,7 +17,7 @@ from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
-APP_ROLES = {"web", "worker", "beat", "migrate"}
+APP_ROLES = {"web", "events", "worker", "beat", "migrate"}
 # Variables compose sets that config/settings does not read, and the file that does read each.
 OTHER_READERS = {
     "DJANGO_SETTINGS_MODULE": "config/wsgi.py",
