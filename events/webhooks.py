@@ -1,6 +1,6 @@
 """Webhooks (push): events delivered to the endpoints clients registered, signed per Standard Webhooks.
 
-How a delivery travels (docs/webhooks.md):
+How a delivery travels (docs/events.md, "Webhooks"):
 
 * ``events.services.assign_sequences`` plans one ``Delivery`` per new event and active endpoint that wants its type
   and whose owner may read it, and after commit ``queue()`` sends one ``events.deliver`` job per delivery. The
@@ -36,6 +36,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from core import clock, outbound
+from core.db.locks import lock_rows
 from core.errors import Conflict
 
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
@@ -187,12 +188,7 @@ def _lease() -> timedelta:
 
 
 def _locked(delivery_id: int) -> Delivery | None:
-    return (
-        Delivery.objects.select_for_update(of=("self",))
-        .select_related("event", "endpoint__owner")
-        .filter(pk=delivery_id)
-        .first()
-    )
+    return lock_rows(Delivery.objects.select_related("event", "endpoint__owner").filter(pk=delivery_id)).first()
 
 
 def _claim(delivery_id: int) -> Claim | None:

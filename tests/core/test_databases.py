@@ -52,3 +52,19 @@ def test_a_value_too_long_is_refused_not_truncated():
     with pytest.raises((DataError, IntegrityError)), transaction.atomic():
         Post.all_objects.filter(pk=post.pk).update(title="x" * 1000)
     assert Post.objects.get(pk=post.pk).title == post.title
+
+
+def test_row_locks_go_through_the_one_helper_that_holds_on_every_database():
+    """``select_for_update(of=...)`` fails on MySQL/MariaDB: project code locks rows with core.db.locks.lock_rows."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        str(path.relative_to(root))
+        for path in root.glob("*/**/*.py")
+        if not path.is_relative_to(root / ".venv")
+        and not path.is_relative_to(root / "tests")
+        and path != root / "core" / "db" / "locks.py"
+        and "select_for_update(of=" in path.read_text()
+    ]
+    assert offenders == []
