@@ -27,6 +27,9 @@ class Area:
     tile: Callable[..., dict]
     description: str = ""
     order: int = 100
+    # The event types (events.types) that change the area's figures: its tile and board refresh when one is
+    # published (static/dashboard/live.js, over the event stream) instead of polling.
+    live_types: tuple[str, ...] = ()
 
 
 _areas: dict[str, Area] = {}

@@ -119,6 +119,7 @@ AREA = areas.register(
         tile=community_tile,
         description="Latest and unanswered posts, most active members, reports",
         order=40,
+        live_types=("community.reply.created", "community.best_answer.chosen"),
     )
 )
 

@@ -137,6 +137,7 @@ AREA = areas.register(
         tile=dispatch_tile,
         description="Orders, today's routes, the fleet, estimates against actuals",
         order=20,
+        live_types=("decision.proposed", "decision.committed", "decision.failed", "route.started", "route.completed"),
     )
 )
 

@@ -89,6 +89,12 @@ AREA = areas.register(
         tile=registry_tile,
         description="Health of every service and what depends on what",
         order=30,
+        live_types=(
+            "registry.service.registered",
+            "registry.service.updated",
+            "registry.service.health_changed",
+            "registry.service.deregistered",
+        ),
     )
 )
 

@@ -140,6 +140,14 @@ AREA = areas.register(
         tile=sales_tile,
         description="Calls, bookings, negotiations",
         order=10,
+        live_types=(
+            "load.posted",
+            "load.booked",
+            "load.status_changed",
+            "negotiation.closed",
+            "call.logged",
+            "follow_up.due",
+        ),
     )
 )
 

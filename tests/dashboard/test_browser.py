@@ -355,3 +355,21 @@ def test_pages_work_without_javascript(browse, data):
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/sign-in/$"))
     watch.assert_clean()
+
+
+def test_a_tile_refreshes_when_its_area_changes_without_polling(browse, data):
+    """The overview listens to the event stream: a service registered elsewhere moves the registry tile's count
+    at once, through the stream, where the page used to poll every minute."""
+    from registry import services as registry_services
+
+    UserFactory(username="reggie", roles=[roles.REGISTRY_OPERATOR])
+    page, watch = browse(viewport={"width": 1280, "height": 900})
+    sign_in(page, "reggie", "/")
+    page.wait_for_selector("body[data-live=on]")  # the stream is connected
+    before = int(page.locator("#tile-registry [data-metric=total]").inner_text())
+    registry_services.service_create(name="billing-live", health_check_url="")
+    page.wait_for_function(
+        "n => Number(document.querySelector('#tile-registry [data-metric=total]').textContent) === n",
+        arg=before + 1,
+    )
+    watch.assert_clean()
