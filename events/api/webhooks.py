@@ -1,4 +1,4 @@
-"""/api/v1/webhooks/: a user's webhook endpoints and their deliveries (docs/webhooks.md).
+"""/api/v1/webhooks/: a user's webhook endpoints and their deliveries (docs/events.md, "Webhooks").
 
 Each user sees and manages only their own endpoints (admins every one). The secret appears in two answers only:
 creating an endpoint and rotating its secret."""
