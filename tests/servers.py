@@ -137,13 +137,20 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
 
+    def command(self, fd: int) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py", "-b", f"fd://{fd}"] + [
+            "-w",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+        ]
+
     def start(self):
         listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
         with listener, open(self.log, "ab") as output:
             fd = listener.fileno()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "config.wsgi", "-c", "gunicorn.conf.py", "-b", f"fd://{fd}"]
-                + ["-w", str(self.workers), "--threads", str(self.threads)],
+                self.command(fd),
                 cwd=settings.BASE_DIR,
                 env=self.env,
                 pass_fds=(fd,),
@@ -155,7 +162,7 @@ class Gunicorn:
             live = httpx.get(f"{self.url}/health/live/", timeout=START_TIMEOUT)
         except httpx.HTTPError as exc:
             self.kill()
-            pytest.fail(f"gunicorn did not start: {exc!r}\n{self.log.read_text()[-3000:]}")
+            pytest.fail(f"{type(self).__name__} did not start: {exc!r}\n{self.log.read_text()[-3000:]}")
         assert live.status_code == 200, live.text
         return self
 

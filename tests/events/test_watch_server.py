@@ -5,7 +5,6 @@ import sys
 import threading
 import uuid
 
-import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -13,7 +12,7 @@ from knox.models import AuthToken
 
 from accounts import roles
 from tests.factories import UserFactory
-from tests.servers import START_TIMEOUT, Gunicorn, production_env, redis_db, run
+from tests.servers import Gunicorn, production_env, redis_db, run
 
 pytestmark = [
     pytest.mark.cluster,
@@ -38,30 +37,15 @@ class AsgiServer(Gunicorn):
     """``gunicorn -k uvicorn_worker.UvicornWorker config.asgi`` (docker/entrypoint.sh ``events``) on a socket of
     the test's."""
 
-    def start(self):
-        import socket
-        import subprocess
-
-        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
-        with listener, open(self.log, "ab") as output:
-            fd = listener.fileno()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"]
-                + ["-k", "uvicorn_worker.UvicornWorker", "-b", f"fd://{fd}", "-w", str(self.workers)],
-                cwd=settings.BASE_DIR,
-                env=self.env,
-                pass_fds=(fd,),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            live = httpx.get(f"{self.url}/health/live/", timeout=START_TIMEOUT)
-        except httpx.HTTPError as exc:
-            self.kill()
-            pytest.fail(f"the ASGI server did not start: {exc!r}\n{self.log.read_text()[-3000:]}")
-        assert live.status_code == 200, live.text
-        return self
+    def command(self, fd: int) -> list[str]:
+        return [sys.executable, "-m", "gunicorn", "config.asgi:application", "-c", "gunicorn.conf.py"] + [
+            "-k",
+            "uvicorn_worker.UvicornWorker",
+            "-b",
+            f"fd://{fd}",
+            "-w",
+            str(self.workers),
+        ]
 
 
 @pytest.fixture
