@@ -16,7 +16,7 @@ the machine can serve, so the p95 measures the watchers' cost, not a queue the l
   3. the same while an event is committed every second in another process: every watcher is woken each time, and
      the time from just before the commit to each watcher's answer is the wake-up latency;
   4. the API alone again (the machine drifts: the no-watcher p95 is the mean of 1 and 4).
-The watchers run in a process of their own (one asyncio loop, httpx). The machine is shared: run it twice.
+The watchers run in a process of their own (one asyncio loop, aiohttp). The machine is shared: run it twice.
 """
 
 import argparse
@@ -156,30 +156,35 @@ def api_load(token: str, clients: int, rate: float, seconds: float, queue):
 
 def watchers(token: str, count: int, control, results):
     """In a process of its own: ``count`` long polls held on the ASGI server, each asking again when answered.
-    Puts ``("ready", n)`` once all are sent, then each answer's ``(time.time(), load_id)``; stops on ``"stop"``."""
+    Puts ``("ready", n)`` once all are sent, then each answer's ``(time.time(), load_id)``; stops on ``"stop"``.
+
+    aiohttp rather than httpx: with 500 connections in one loop, httpx's pool took a whole core and became the
+    bottleneck (the servers used a sixth of one), so the wake-up latency measured the client."""
+    import aiohttp
 
     async def main():
-        limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=count + 10)
         headers = {**HEADERS, "Authorization": f"Token {token}"}
         answers, failures = [], [0]
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{EVENTS_PORT}", headers=headers, limits=limits, timeout=90
-        ) as http:
-            cursor = (await http.get("/api/v1/events/")).json()["last_sequence"]
+        connector = aiohttp.TCPConnector(limit=count + 10)
+        timeout = aiohttp.ClientTimeout(total=90)
+        base = f"http://127.0.0.1:{EVENTS_PORT}/api/v1/events/"
+        async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as http:
+            async with http.get(base) as response:
+                cursor = (await response.json())["last_sequence"]
             stopping = asyncio.Event()
 
             async def watch(after):
                 while not stopping.is_set():
                     try:
-                        response = await http.get("/api/v1/events/", params={"after": after, "wait": 55})
-                    except httpx.HTTPError:
+                        async with http.get(base, params={"after": after, "wait": 55}) as response:
+                            body = await response.json() if response.status == 200 else None
+                    except (aiohttp.ClientError, TimeoutError):
                         failures[0] += 1
                         continue
                     now = time.time()
-                    if response.status_code != 200:
+                    if body is None:
                         failures[0] += 1
                         continue
-                    body = response.json()
                     for event in body["events"]:
                         answers.append((now, event["data"].get("load_id")))
                     after = body["last_sequence"]

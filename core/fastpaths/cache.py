@@ -1,9 +1,15 @@
-"""Django's Redis cache backend, with one Redis client per connection pool, that survives losing Redis.
+"""Django's Redis cache backend, with one Redis client per connection pool and one set of pools per process, that
+survives losing Redis.
 
 Django's ``RedisCacheClient.get_client()`` builds a new ``redis.Redis`` (and its table of
 response callbacks) for every cache call; on the API's hot path that is several per request
 (authentication, the token's last-use mark, the throttle). A ``redis.Redis`` is thread-safe and
 holds no state beyond its pool, so one per pool serves every call.
+
+Django also builds a backend, and with it new connection pools, per thread and, under ASGI, per request (``caches``
+is context-local): every request of the ASGI server would open a Redis connection for its first cache call and drop
+it after. The pools are therefore kept per process, one ``RedisCacheClient`` per location and options, shared by
+every backend instance (redis-py's pools are thread-safe and start afresh in a forked child).
 
 Losing Redis costs no request. Every operation the platform uses catches Redis's connection and
 timeout errors: a read is a miss (``get`` answers the default, ``get_many`` nothing, ``count``
@@ -34,6 +40,7 @@ import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
+from django.utils.functional import cached_property
 
 logger = logging.getLogger(__name__)
 
@@ -125,12 +132,25 @@ class _Skipped(Exception):
     """Redis is not tried during the back-off window."""
 
 
+_clients: dict[tuple, RedisCacheClient] = {}
+_clients_lock = threading.Lock()
+
+
 class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _ReusingClient
         backoff = float(params.get("OUTAGE_BACKOFF_SECONDS", DEFAULT_OUTAGE_BACKOFF_SECONDS))
         self._outage = _outage_for(",".join(self._servers), backoff)
+
+    @cached_property
+    def _cache(self):
+        key = (self._class, tuple(self._servers), repr(sorted(self._options.items())))
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._class(self._servers, **self._options)
+        return client
 
     @property
     def degraded(self) -> bool:

@@ -10,6 +10,7 @@ a watcher costs a coroutine; under WSGI (``runserver``, the test client) the sam
 import asyncio
 import bisect
 import functools
+import math
 import threading
 from dataclasses import dataclass
 
@@ -192,6 +193,16 @@ class RecentEvents:
                 )
             await asyncio.shield(task)
 
+    def current_page(self, hold: Hold) -> Page | None:
+        """The watcher's page from the cache when the cache holds every announcement heard up to ``hold.seen`` and
+        announcements are being heard (the listener is subscribed), so the table would answer the same; else None.
+
+        A watcher that was just answered asks again at once, and its first read is served from here: 500 watchers
+        woken by one event ask again without 500 queries."""
+        if self.mark != hold.seen or notify.poll_seconds() != math.inf:
+            return None
+        return self.page(hold)
+
     def page(self, hold: Hold) -> Page | None:
         """The watcher's page from the cache; None when its cursor is older than the cache."""
         floor, events = self.snapshot
@@ -251,13 +262,18 @@ class EventFeedView(AsyncEntryMixin, APIView):
         params = _parse(request)
         user = request.user
         seen = notify.mark()
-        page = read_page(user, after=params["after"], types=params.get("types") or None, limit=params["limit"])
+        types = params.get("types") or None
+        if not params["wait"]:
+            return Response(read_page(user, after=params["after"], types=types, limit=params["limit"]).data())
+        allowed = frozenset(name for name in readable_types(user) if types is None or name in types)
+        hold = Hold(user, params["after"], types, params["limit"], params["wait"], seen, allowed)
+        page = recent_events.current_page(hold)
+        if page is None:
+            page = read_page(user, after=params["after"], types=types, limit=params["limit"])
         response = Response(page.data())
-        if not page.events and params["wait"]:
-            types = params.get("types") or None
-            allowed = frozenset(name for name in readable_types(user) if types is None or name in types)
+        if not page.events:
             recent_events.start()
-            response.hold = Hold(user, params["after"], types, params["limit"], params["wait"], seen, allowed)
+            response.hold = hold
         return response
 
     @classmethod
