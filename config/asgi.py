@@ -8,6 +8,12 @@ feed, its watch and the stream, which hold requests open) here. This application
   middleware is synchronous; Django would run each request through it in a thread of its own, held for as long as
   the watch lasts. Its work for these paths is done here instead: the request id (``RequestIdMiddleware``);
   sign-in throttling and NUL checks are not needed by read-only views that validate every parameter.
+* Django's own middleware in that stack (security headers, session, common, authentication) does no I/O on these
+  read-only requests: building a lazy session and a lazy user, and headers. Django would still hand each of their
+  steps to a thread (``MiddlewareMixin.__acall__``), seven trips per request; ``Inline`` runs them in the event loop
+  (a session that must be saved still goes to a thread). With the view's one trip (``events.api.feed``) a request
+  costs three: Django's ``request_started``, the view, and ``request_finished`` (tests/events/test_feed.py counts
+  them). 500 long polls woken by one event ask again at once: that is 500 requests in a burst.
 * Synchronous work of those requests (authentication, the database reads) runs on ``EVENTS_ASGI_THREADS`` threads
   per process, shared by all its requests (each request stays on one of them, so Django's per-thread connections
   stay per-thread): the number of database connections a process uses is bounded, whatever the watchers.
@@ -31,12 +37,16 @@ import django
 
 django.setup(set_prefix=False)
 
-from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, markcoroutinefunction  # noqa: E402
+from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, markcoroutinefunction, sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.auth.middleware import AuthenticationMiddleware  # noqa: E402
+from django.contrib.sessions.middleware import SessionMiddleware  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.middleware.common import CommonMiddleware  # noqa: E402
+from django.middleware.security import SecurityMiddleware  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 from core.context import current_request, current_request_id  # noqa: E402
@@ -72,12 +82,54 @@ class RequestIdMiddleware:
         return response
 
 
+class Inline:
+    """A Django ``MiddlewareMixin`` middleware run in the event loop: ``process_request`` and ``process_response``
+    are called directly instead of in a thread each. Only for middleware whose steps do no I/O on the events
+    paths; one that tried the database here would raise ``SynchronousOnlyOperation``, not block the loop."""
+
+    sync_capable = False
+    async_capable = True
+
+    async def __acall__(self, request):
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = await self.respond(request, response)
+        return response
+
+    async def respond(self, request, response):
+        return self.process_response(request, response)
+
+
+class InlineSecurityMiddleware(Inline, SecurityMiddleware):
+    """The HTTPS redirect and the security headers, as everywhere."""
+
+
+class InlineSessionMiddleware(Inline, SessionMiddleware):
+    """A lazy session for session authentication (the dashboard's EventSource); it is read, if at all, by the view
+    in its thread. Saving one (changed, or ``SESSION_SAVE_EVERY_REQUEST``) is I/O: that goes to a thread."""
+
+    async def respond(self, request, response):
+        session = getattr(request, "session", None)
+        if session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
+            return await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+        return self.process_response(request, response)
+
+
+class InlineCommonMiddleware(Inline, CommonMiddleware):
+    pass
+
+
+class InlineAuthenticationMiddleware(Inline, AuthenticationMiddleware):
+    """``request.user``, lazily: the session's user is loaded by the view in its thread."""
+
+
 EVENTS_MIDDLEWARE = [
     "config.asgi.RequestIdMiddleware",
-    "django.middleware.security.SecurityMiddleware",  # the HTTPS redirect and headers, as everywhere
-    "django.contrib.sessions.middleware.SessionMiddleware",  # session authentication
-    "django.middleware.common.CommonMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.asgi.InlineSecurityMiddleware",
+    "config.asgi.InlineSessionMiddleware",
+    "config.asgi.InlineCommonMiddleware",
+    "config.asgi.InlineAuthenticationMiddleware",
 ]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from asgiref.sync import markcoroutinefunction, sync_to_async
 from django.db import connection
 from django.db.models import prefetch_related_objects
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
@@ -222,22 +223,47 @@ def _parse(request, serializer_class=FeedQuerySerializer) -> dict:
     return query.validated_data
 
 
+def finished(response):
+    """A DRF response, rendered, as a plain ``HttpResponse``. Django's async handler renders anything with a
+    ``render`` method in a thread of its own, rendered already or not: one more trip per request."""
+    if not hasattr(response, "render"):
+        return response
+    if not response.is_rendered:
+        response.render()
+    plain = HttpResponse(response.content, status=response.status_code)
+    plain.headers, plain.cookies = response.headers, response.cookies
+    return plain
+
+
 class AsyncEntryMixin:
     """``as_async_view()``: the DRF view behind an async Django view, which the URLconf serves. drf-spectacular
-    finds the DRF class on it (``cls``, as on ``as_view()``'s function) and documents it as usual."""
+    finds the DRF class on it (``cls``, as on ``as_view()``'s function) and documents it as usual.
+
+    The DRF view runs in one trip to a thread, rendering included; only a response the view marks to go on
+    (``continues``: a held watch, a stream) comes back unrendered, for ``continue_async`` in the event loop."""
 
     @classmethod
     def as_async_view(cls, **initkwargs):
         sync_view = cls.as_view(**initkwargs)
 
+        def respond(request, *args, **kwargs):
+            response = sync_view(request, *args, **kwargs)
+            return response if cls.continues(response) else finished(response)
+
         async def view(request, *args, **kwargs):
-            response = await sync_to_async(sync_view)(request, *args, **kwargs)
-            return await cls.continue_async(request, response)
+            response = await sync_to_async(respond)(request, *args, **kwargs)
+            if cls.continues(response):
+                response = finished(await cls.continue_async(request, response))
+            return response
 
         functools.update_wrapper(view, sync_view, assigned=("__name__", "__qualname__", "__doc__", "__module__"))
         view.cls, view.initkwargs = sync_view.cls, sync_view.initkwargs
         markcoroutinefunction(view)
         return csrf_exempt(view)
+
+    @classmethod
+    def continues(cls, response) -> bool:
+        return False
 
     @classmethod
     async def continue_async(cls, request, response):
@@ -277,14 +303,18 @@ class EventFeedView(AsyncEntryMixin, APIView):
         return response
 
     @classmethod
+    def continues(cls, response) -> bool:
+        return getattr(response, "hold", None) is not None
+
+    @classmethod
     async def continue_async(cls, request, response):
-        hold = getattr(response, "hold", None)
-        if hold is not None:
-            page = await watch(hold)
-            if page is not None:
-                response.data = page.data()  # the events' actors came with them: no query
-                if response.accepted_renderer.format == "json":
-                    response.render()  # plain JSON, no database: render here rather than in a thread
+        page = await watch(response.hold)
+        if page is not None:
+            response.data = page.data()  # the events' actors came with them: no query
+        if response.accepted_renderer.format == "json":
+            response.render()  # plain JSON, no database: rendered here rather than in a thread
+        else:
+            await sync_to_async(response.render)()  # the browsable API builds its page with the database
         return response
 
 

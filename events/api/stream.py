@@ -86,10 +86,12 @@ class EventStreamView(AsyncEntryMixin, APIView):
         return response
 
     @classmethod
+    def continues(cls, response) -> bool:
+        return getattr(response, "stream", None) is not None
+
+    @classmethod
     async def continue_async(cls, request, response):
-        stream = getattr(response, "stream", None)
-        if stream is None:
-            return response
+        stream = response.stream
         events = async_events(*stream) if isinstance(request, ASGIRequest) else sync_events(*stream[:3])
         streaming = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
         streaming["Cache-Control"] = "no-cache"

@@ -379,6 +379,51 @@ def test_the_asgi_events_handler_serves_the_feed_with_its_own_async_middleware(m
     assert asgi_get(handler, "/api/v1/events/")[0] == 401
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_events_request_takes_three_trips_to_a_thread(manager):
+    # Django's request_started, the view (authentication, the read, the rendering) and request_finished: a burst of
+    # 500 woken long polls asking again is 1,500 trips, not the 5,500 of Django's own middleware and renderer.
+    from config.asgi import EventsHandler
+
+    publish()
+    handler = EventsHandler(threads=1)
+    (executor,) = handler.executors
+    trips = []
+    submit = executor.submit
+    executor.submit = lambda fn, *args, **kwargs: trips.append(fn) or submit(fn, *args, **kwargs)
+    token = manager._credentials["HTTP_AUTHORIZATION"].encode()
+
+    status, _, body = asgi_get(handler, "/api/v1/events/", b"after=0", [(b"authorization", token)])
+
+    assert status == 200 and len(json.loads(body)["events"]) == 1
+    assert len(trips) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_events_handler_keeps_djangos_headers_and_session_sign_in(settings):
+    from django.test import Client
+
+    from config.asgi import EventsHandler
+
+    settings.SECURE_HSTS_SECONDS = 3600
+    dispatcher = UserFactory(roles=[roles.DISPATCHER])
+    browser = Client()
+    browser.force_login(dispatcher)  # the dashboard's EventSource signs in with its session cookie
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    publish("decision.proposed")
+    handler = EventsHandler(threads=1)
+
+    status, headers, body = asgi_get(handler, "/api/v1/events/", b"after=0", [(b"cookie", cookie)])
+
+    assert status == 200, body
+    assert [event["type"] for event in json.loads(body)["events"]] == ["decision.proposed"]
+    assert headers[b"strict-transport-security"].startswith(b"max-age=3600")
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert b"Cookie" in headers[b"vary"]
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert asgi_get(handler, "/api/v1/events/", b"after=0", [(b"cookie", b"sessionid=forged")])[0] == 401
+
+
 def test_the_events_handler_refuses_synchronous_middleware():
     from django.core.exceptions import ImproperlyConfigured
 
