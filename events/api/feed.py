@@ -112,13 +112,19 @@ def _feed_schema():
     return EventFeedSerializer
 
 
+def event_data(event) -> dict:
+    """The feed's representation of an event; the recent events' cache keeps it, made once per process."""
+    data = getattr(event, "feed_data", None)
+    return data if data is not None else EventSerializer(event).data
+
+
 @dataclass
 class Page:
     events: list
     last_sequence: int
 
     def data(self) -> dict:
-        return {"events": EventSerializer(self.events, many=True).data, "last_sequence": self.last_sequence}
+        return {"events": [event_data(event) for event in self.events], "last_sequence": self.last_sequence}
 
 
 def read_page(user, *, after: int, types: list[str] | None, limit: int) -> Page:
@@ -142,15 +148,17 @@ class Hold:
     wait: int
     seen: int  # notify.mark() before the empty read: any announcement past it may be ours
     allowed: frozenset  # the types it reads (its role's, narrowed by ``types``)
+    unread: bool = False  # the first read is left to the watch (through the cache), not done by the view
 
 
 class RecentEvents:
     """The events numbered since this process began holding watchers, read once per announcement for all of them.
 
     Without it, an event wakes every watcher of the process and each reads the table: 500 watchers, 500 queries
-    and 500 trips through the thread pool, all at once. Here the first woken watcher reads what is new (one query,
-    all types, their actors joined) and every watcher picks its own out of that in memory. The cache holds the
-    ``size`` latest events and is complete above ``floor``; a watcher whose cursor is older reads the table."""
+    and 500 trips through the thread pool, all at once, and as many again when they ask again. Here the first woken
+    watcher reads what is new (one query, all types, their actors joined, each serialized once) and every watcher
+    picks its own out of that in memory. The cache holds the ``size`` latest events and is complete above
+    ``floor``; a watcher whose cursor is older reads the table."""
 
     def __init__(self, size: int = 5000):
         self.size = size
@@ -173,6 +181,8 @@ class RecentEvents:
             high = events[-1].sequence if events else floor
             try:
                 new = list(Event.objects.filter(sequence__gt=high).select_related(_ACTOR).order_by("sequence"))
+                for event in new:
+                    event.feed_data = EventSerializer(event).data
                 if not new and events and last_sequence() < high:
                     # The numbers started again (a database emptied or restored under a running server).
                     floor, events = last_sequence(), []
@@ -193,16 +203,6 @@ class RecentEvents:
                     sync_to_async(self._refresh, thread_sensitive=False)(mark)
                 )
             await asyncio.shield(task)
-
-    def current_page(self, hold: Hold) -> Page | None:
-        """The watcher's page from the cache when the cache holds every announcement heard up to ``hold.seen`` and
-        announcements are being heard (the listener is subscribed), so the table would answer the same; else None.
-
-        A watcher that was just answered asks again at once, and its first read is served from here: 500 watchers
-        woken by one event ask again without 500 queries."""
-        if self.mark != hold.seen or notify.poll_seconds() != math.inf:
-            return None
-        return self.page(hold)
 
     def page(self, hold: Hold) -> Page | None:
         """The watcher's page from the cache; None when its cursor is older than the cache."""
@@ -286,20 +286,23 @@ class EventFeedView(AsyncEntryMixin, APIView):
     )
     def get(self, request):
         params = _parse(request)
-        user = request.user
+        user, after = request.user, params["after"]
         seen = notify.mark()
         types = params.get("types") or None
         if not params["wait"]:
-            return Response(read_page(user, after=params["after"], types=types, limit=params["limit"]).data())
+            return Response(read_page(user, after=after, types=types, limit=params["limit"]).data())
         allowed = frozenset(name for name in readable_types(user) if types is None or name in types)
-        hold = Hold(user, params["after"], types, params["limit"], params["wait"], seen, allowed)
-        page = recent_events.current_page(hold)
-        if page is None:
-            page = read_page(user, after=params["after"], types=types, limit=params["limit"])
+        recent_events.start()
+        if notify.poll_seconds() == math.inf:
+            # Every announcement is heard: the watch reads through the cache of recent events, one query per
+            # process for all watchers. A long poll just answered asks again at once; 500 of them cost no query.
+            response = Response(Page([], after).data())
+            response.hold = Hold(user, after, types, params["limit"], params["wait"], seen, allowed, unread=True)
+            return response
+        page = read_page(user, after=after, types=types, limit=params["limit"])
         response = Response(page.data())
         if not page.events:
-            recent_events.start()
-            response.hold = hold
+            response.hold = Hold(user, after, types, params["limit"], params["wait"], seen, allowed)
         return response
 
     @classmethod
@@ -323,13 +326,20 @@ async def watch(hold: Hold) -> Page | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + hold.wait
     seen = hold.seen
+    if hold.unread and (page := await _read(hold, seen)).events:
+        return page
     while (remaining := deadline - loop.time()) > 0:
         await notify.wait_async(seen, remaining)
         seen = notify.mark()
-        await recent_events.refresh(seen)
-        page = recent_events.page(hold)
-        if page is None:
-            page = await sync_to_async(read_page)(hold.user, after=hold.after, types=hold.types, limit=hold.limit)
-        if page.events:
+        if (page := await _read(hold, seen)).events:
             return page
     return None
+
+
+async def _read(hold: Hold, seen: int) -> Page:
+    """The watcher's page as of the announcement ``seen``: from the cache, or from the table for an old cursor."""
+    await recent_events.refresh(seen)
+    page = recent_events.page(hold)
+    if page is None:
+        page = await sync_to_async(read_page)(hold.user, after=hold.after, types=hold.types, limit=hold.limit)
+    return page

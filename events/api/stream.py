@@ -32,7 +32,7 @@ from events.selectors import FEED_MAX_LIMIT, last_sequence
 from events.types import readable_types
 
 from . import feed
-from .feed import MAX_SEQUENCE, AsyncEntryMixin, EventSerializer, Hold, TypesField, _parse, read_page
+from .feed import MAX_SEQUENCE, AsyncEntryMixin, Hold, TypesField, _parse, event_data, read_page
 
 RETRY_MILLISECONDS = 3000
 RETRY = f"retry: {RETRY_MILLISECONDS}\n\n".encode()  # how long an EventSource waits to reconnect
@@ -100,7 +100,7 @@ class EventStreamView(AsyncEntryMixin, APIView):
 
 
 def _frame(event) -> bytes:
-    data = json.dumps(EventSerializer(event).data, cls=DjangoJSONEncoder, separators=(",", ":"))
+    data = json.dumps(event_data(event), cls=DjangoJSONEncoder, separators=(",", ":"))
     return f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 

@@ -192,15 +192,50 @@ def _parked() -> int:
     return notify.waiting()
 
 
+@pytest.fixture(params=["in-process", "redis"])
+def announcements(request, settings):
+    """How watchers hear of new events: this process's own announcements (no Redis: they also poll the table), or
+    Redis pub/sub, where every announcement is heard and watchers read through the cache of recent events."""
+    if request.param == "redis":
+        import uuid
+
+        import redis
+
+        location = "redis://127.0.0.1:6379/9"
+        try:
+            redis.Redis.from_url(location).ping()
+        except redis.exceptions.ConnectionError:
+            pytest.skip("Redis is not running on 127.0.0.1:6379")
+        settings.CACHES = {"default": {"BACKEND": "core.fastpaths.cache.RedisCache", "LOCATION": location}}
+        settings.EVENTS_CHANNEL = f"test-events-{uuid.uuid4().hex}"
+        assert notify.start_listener() and notify.listener_ready(TIMEOUT)
+        assert notify.poll_seconds() == float("inf")
+        yield request.param
+        notify.stop_listener()
+    else:
+        yield request.param
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_watch_answers_at_once_when_something_is_new(manager):
+def test_a_watch_answers_at_once_when_something_is_new(manager, announcements):
     event = publish()
     response = manager.get("/api/v1/events/", {"after": 0, "wait": 60})
     assert sequences(response.json()) == [event.sequence]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_watch_is_woken_by_a_commit_and_resumes_with_no_gap_and_no_repeat(manager, settings):
+def test_a_watch_from_a_cursor_older_than_the_cache_reads_the_table(manager, announcements):
+    first, second = publish(n=1), publish(n=2)
+    manager.get("/api/v1/events/", {"after": second.sequence, "wait": 0})
+    from events.api import feed
+
+    feed.recent_events.start()  # the process's cache begins above both events
+    response = manager.get("/api/v1/events/", {"after": 0, "wait": 60})
+    assert sequences(response.json()) == [first.sequence, second.sequence]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_watch_is_woken_by_a_commit_and_resumes_with_no_gap_and_no_repeat(manager, settings, announcements):
     settings.EVENTS_POLL_SECONDS = 60  # only the wake-up can answer it in time
     first = publish()
     watcher = Watcher(manager, after=first.sequence, wait=60)
@@ -222,7 +257,7 @@ def test_a_watch_is_woken_by_a_commit_and_resumes_with_no_gap_and_no_repeat(mana
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_watch_ignores_events_it_may_not_read_and_answers_empty_with_its_cursor(db, settings):
+def test_a_watch_ignores_events_it_may_not_read_and_answers_empty_with_its_cursor(db, settings, announcements):
     settings.EVENTS_POLL_SECONDS = 0.05
     member = client_for(roles.MEMBER)
     reply = publish("community.reply.created")
