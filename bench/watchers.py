@@ -1,7 +1,7 @@
 """500 watchers against the ASGI server while the API serves the load search through gunicorn (bench/RESULTS.md,
 "Watchers").
 
-    .venv/bin/python bench/watchers.py [--watchers 500] [--seconds 20] [--events 20]
+    .venv/bin/python bench/watchers.py [--watchers 500] [--seconds 20] [--events 20] [--mode poll|stream]
 
 The production layout on one machine, production settings throughout: gunicorn (``config.wsgi``,
 ``gunicorn.conf.py``, 2 workers × 4 threads as compose runs it) for the API, gunicorn with uvicorn workers
@@ -12,7 +12,8 @@ Phases, each ``--seconds`` long, the API load the same in each (``GET /api/v1/lo
 at ``--rate`` requests a second from ``--clients`` threads in a process of their own: an open loop well below what
 the machine can serve, so the p95 measures the watchers' cost, not a queue the load itself builds):
   1. the API alone;
-  2. the API with ``--watchers`` long polls held open (``wait=55``; each asks again when answered);
+  2. the API with ``--watchers`` watchers held open: long polls (``wait=55``; each asks again when answered) or, with
+     ``--mode stream``, Server-Sent Events streams;
   3. the same while an event is committed every second in another process: every watcher is woken each time, and
      the time from just before the commit to each watcher's answer is the wake-up latency;
   4. the API alone again (the machine drifts: the no-watcher p95 is the mean of 1 and 4).
@@ -154,9 +155,10 @@ def api_load(token: str, clients: int, rate: float, seconds: float, queue):
     queue.put({"samples": samples, "errors": errors[0]})
 
 
-def watchers(token: str, count: int, control, results):
-    """In a process of its own: ``count`` long polls held on the ASGI server, each asking again when answered.
-    Puts ``("ready", n)`` once all are sent, then each answer's ``(time.time(), load_id)``; stops on ``"stop"``.
+def watchers(token: str, count: int, mode: str, control, results):
+    """In a process of its own: ``count`` watchers held on the ASGI server: long polls (``mode`` "poll"), each
+    asking again when answered, or Server-Sent Events streams ("stream"). Puts ``("ready", n)`` once all are
+    sent, then each event's arrival ``(time.time(), load_id)``; stops on ``"stop"``.
 
     aiohttp rather than httpx: with 500 connections in one loop, httpx's pool took a whole core and became the
     bottleneck (the servers used a sixth of one), so the wake-up latency measured the client."""
@@ -167,6 +169,7 @@ def watchers(token: str, count: int, control, results):
         answers, failures = [], [0]
         connector = aiohttp.TCPConnector(limit=count + 10)
         timeout = aiohttp.ClientTimeout(total=90)
+        endless = aiohttp.ClientTimeout(total=None, sock_read=90)  # a stream: a keep-alive comes every 15 s
         base = f"http://127.0.0.1:{EVENTS_PORT}/api/v1/events/"
         async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout) as http:
             async with http.get(base) as response:
@@ -189,7 +192,22 @@ def watchers(token: str, count: int, control, results):
                         answers.append((now, event["data"].get("load_id")))
                     after = body["last_sequence"]
 
-            tasks = [asyncio.create_task(watch(cursor)) for _ in range(count)]
+            async def stream():
+                while not stopping.is_set():
+                    try:
+                        async with http.get(
+                            base + "stream/", headers={"Accept": "text/event-stream"}, timeout=endless
+                        ) as response:
+                            if response.status != 200:
+                                failures[0] += 1
+                                continue
+                            async for line in response.content:
+                                if line.startswith(b"data: "):
+                                    answers.append((time.time(), json.loads(line[6:])["data"].get("load_id")))
+                    except (aiohttp.ClientError, TimeoutError):
+                        failures[0] += 1
+
+            tasks = [asyncio.create_task(watch(cursor) if mode == "poll" else stream()) for _ in range(count)]
             results.put(("ready", count))
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, control.get)  # "stop"
@@ -251,6 +269,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--rate", type=float, default=60, help="API requests a second, in all")
     parser.add_argument("--events", type=int, default=20)
+    parser.add_argument("--mode", choices=["poll", "stream"], default="poll", help="long polls or SSE streams")
     args = parser.parse_args()
     multiprocessing.set_start_method("spawn")
 
@@ -266,7 +285,7 @@ def main():
         baseline = run_api(api_token, args.clients, args.rate, args.seconds)
 
         control, results = multiprocessing.Queue(), multiprocessing.Queue()
-        held = multiprocessing.Process(target=watchers, args=(watch_token, args.watchers, control, results))
+        held = multiprocessing.Process(target=watchers, args=(watch_token, args.watchers, args.mode, control, results))
         held.start()
         assert results.get(timeout=120)[0] == "ready"
         time.sleep(5)  # let every long poll reach the server and park
@@ -294,8 +313,9 @@ def main():
     latencies = [(at - committed[load_id]) * 1000 for at, load_id in answers if load_id in committed]
     per_event = {load_id: sum(1 for _, got in answers if got == load_id) for load_id in committed}
     print(summary("API search, no watchers", baseline["samples"]))
-    print(summary(f"API search, {args.watchers} watchers held", idle["samples"]))
-    print(summary(f"API search, {args.watchers} watchers woken 1/s", woken["samples"]))
+    held_label = f"{args.watchers} {'long polls' if args.mode == 'poll' else 'streams'}"
+    print(summary(f"API search, {held_label} held", idle["samples"]))
+    print(summary(f"API search, {held_label} woken every {every:g} s", woken["samples"]))
     print(summary("API search, no watchers (again, after)", after["samples"]))
     base95 = (percentile(baseline["samples"], 95) + percentile(after["samples"], 95)) / 2
     print(

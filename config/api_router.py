@@ -28,11 +28,13 @@ def api_root(request, format=None):
 
 urlpatterns = [
     path("", api_root, name="root"),
+    # First: the events server resolves nothing else, and its long polls ask again in bursts. Django notes every
+    # pattern a path failed to match on the way, and carriers' routes (no prefix) are many.
+    path("", include("events.api.urls")),
     path("auth/", include("accounts.api.urls")),
     path("", include("carriers.api.urls")),
     path("logistics/", include("logistics.api.urls")),
     path("metrics/logistics/", LogisticsMetricsView.as_view(), name="logistics-metrics"),
     path("registry/", include("registry.api.urls")),
     path("community/", include("community.api.urls")),
-    path("", include("events.api.urls")),
 ]
