@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -143,12 +144,22 @@ async def async_events(user, after, types, allowed):
                 break  # a poll tick: read the table
 
 
+def _release_connection() -> None:
+    # A stream's thread then waits for as long as its client stays: it holds no database connection meanwhile
+    # (the test client's stream runs inside the test's transaction, which keeps its connection).
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def sync_events(user, after, types):
     beat = time.monotonic() + heartbeat_seconds()
     opening = RETRY
     while True:
         seen = notify.mark()
-        chunk, after = _frames(user, after, types)
+        try:
+            chunk, after = _frames(user, after, types)
+        finally:
+            _release_connection()
         if opening or chunk:
             yield opening + chunk
             opening = b""

@@ -346,6 +346,30 @@ def test_the_stream_sends_what_is_committed_while_it_is_open(manager, settings):
     assert [int(frame["id"]) for frame in got["frames"]] == [second.sequence]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_thread_holds_no_database_connection_while_it_waits(manager):
+    # Under runserver (WSGI) a stream is a thread for as long as its client stays; between events it must not keep
+    # a connection of the database's own (PostgreSQL counts them; the test database cannot be dropped with one open).
+    from django.db import connection
+
+    from events.api.stream import sync_events
+
+    event = publish()
+    found = {}
+
+    def stream():
+        frames = sync_events(manager.user, 0, None)
+        found["first"] = next(frames)
+        found["connected"] = connection.connection is not None
+        frames.close()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    reader.join(TIMEOUT)
+    assert f"id: {event.sequence}".encode() in found["first"]
+    assert found["connected"] is False
+
+
 def test_a_bad_last_event_id_is_a_400(manager):
     response = manager.get("/api/v1/events/stream/", HTTP_LAST_EVENT_ID="abc")
     assert response.status_code == 400
