@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts import roles
 from core import clock
@@ -61,6 +62,35 @@ def test_a_committed_change_has_its_event_numbered_after_commit():
     assert (event.object_type, event.object_id, event.actor) == ("core.runtimesetting", str(thing.pk), user)
     assert [e.pk for e in events_after(user, after=0)] == [event.pk]
     assert last_sequence() == 1
+
+
+def _sequencer_runs(queries) -> int:
+    return sum(1 for query in queries if "IS NULL" in query["sql"] and "sequence" in query["sql"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_publishes_several_events_runs_the_sequencer_once():
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        for n in range(3):
+            services.publish("load.posted", obj=thing, payload={"n": n})
+    assert _sequencer_runs(queries.captured_queries) == 1
+    assert sorted(Event.objects.values_list("sequence", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sequencer_dropped_with_a_savepoint_is_registered_again():
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        try:
+            with transaction.atomic():
+                services.publish("load.posted", obj=thing, payload={"n": 1})
+                raise RuntimeError("the inner change is refused")
+        except RuntimeError:
+            pass
+        services.publish("load.posted", obj=thing, payload={"n": 2})
+    assert _sequencer_runs(queries.captured_queries) == 1
+    assert [(e.payload["n"], e.sequence) for e in Event.objects.all()] == [(2, 1)]
 
 
 @pytest.mark.django_db(transaction=True)
