@@ -1,11 +1,12 @@
 """Webhook delivery throughput: events per second from commit to a local receiver's 2xx.
 
-    .venv/bin/python bench/webhook_delivery.py [--events 2000] [--concurrency 2] [--endpoints 1]
+    .venv/bin/python bench/webhook_delivery.py [--events 2000] [--concurrency 2] [--endpoints 1] [--close]
 
 Production settings throughout: PostgreSQL (a database of its own, ``webhook_bench``, made anew and dropped
 after), Redis (broker database 6, cache database 7) and a Celery worker (``celery -A config worker``, prefork,
 ``--concurrency`` processes) doing the deliveries, as production runs them. The receiver is a threaded HTTP server in
-this process answering 204 at once; the endpoints point at it (``OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32``, the
+this process answering 204 at once, over HTTP/1.1 keeping connections alive as real receivers do (``--close``: HTTP/1.0,
+a new connection per delivery, the worst case for the sender); the endpoints point at it (``OUTBOUND_ALLOWED_NETWORKS=127.0.0.1/32``, the
 outbound guard still runs on every request).
 
 ``--events`` events are published in one transaction (``events.services.publish_many``, as an import does); the
@@ -49,6 +50,8 @@ class Receiver(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; main() sets HTTP/1.0 with --close
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers["content-length"]))
         now = time.monotonic()
@@ -79,7 +82,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--endpoints", type=int, default=1)
+    parser.add_argument("--close", action="store_true", help="the receiver closes the connection after each answer")
     args = parser.parse_args()
+    if args.close:
+        _Handler.protocol_version = "HTTP/1.0"
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CACHE_", "CELERY_"))},
@@ -145,7 +151,8 @@ def main() -> None:
         pending = Delivery.objects.exclude(status=DeliveryStatus.SUCCEEDED).count()
         print(
             f"{len(times)} deliveries ({args.events} events x {args.endpoints} endpoint(s)), "
-            f"{args.concurrency} worker process(es): {len(times) / elapsed:.0f} deliveries/s; "
+            f"{args.concurrency} worker process(es), receiver {_Handler.protocol_version}: "
+            f"{len(times) / elapsed:.0f} deliveries/s; "
             f"commit to receipt p50 {statistics.median(times) * 1000:.0f} ms, "
             f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.0f} ms; "
             f"{sum(checked)} of {len(checked)} sampled signatures verified; {pending} not marked succeeded yet"

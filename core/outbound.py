@@ -16,6 +16,10 @@ database on 10.0.0.5, an admin port on 127.0.0.1. Every such request goes throug
 * never follows a redirect, never uses an environment proxy (a proxy would resolve the host
   itself), and caps its timeout.
 
+``shared_client()`` is the same guard for many requests in a row (webhook deliveries): one client per
+thread and process, its TLS context built once and its connections kept alive, each new one vetted as
+above; its docstring says how long a connection may live.
+
 Ranges listed in the ``OUTBOUND_ALLOWED_NETWORKS`` setting (CIDRs) are opened on purpose, e.g.
 an internal subnet whose services the registry should probe. ``check_url`` runs the same address
 check without connecting, for validating a URL when it is saved.
@@ -30,7 +34,10 @@ guards it.
 """
 
 import ipaddress
+import os
 import socket
+import threading
+import time
 from collections.abc import Iterable
 
 import httpcore
@@ -41,6 +48,12 @@ from django.core.exceptions import ImproperlyConfigured
 DEFAULT_TIMEOUT_SECONDS = 5.0
 MAX_TIMEOUT_SECONDS = 30.0
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)  # httpx's defaults
+# ``shared_client()``: an idle kept-alive connection is closed after this many seconds (shorter than the idle
+# timeouts servers commonly use, 2 s for gunicorn, 5 s for Node, so the server rarely closes one as we reuse it) ...
+SHARED_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=1.5)
+# ... and the client itself, with every connection it holds, is replaced after this many seconds, so no connection
+# (even one never idle) lives longer than this, whatever the receiver does.
+SHARED_CLIENT_MAX_AGE_SECONDS = 300.0
 
 ADDRESS_NOT_ALLOWED = "address not allowed"
 HOST_NOT_RESOLVED = "host not resolved"
@@ -202,17 +215,50 @@ class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport, with connections opened by ``_GuardedNetworkBackend``. No proxy: a
     proxy would resolve and connect on our behalf, out of the guard's sight."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: httpx.Limits = LIMITS) -> None:
         ssl_context = httpx.create_ssl_context()
-        super().__init__(verify=ssl_context, trust_env=False, limits=LIMITS)
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # Private API: httpx builds ``_pool`` without a way to pass a network backend, so it is
         # replaced by the same pool with ours (guarded in tests/core/test_outbound.py).
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
-            max_connections=LIMITS.max_connections,
-            max_keepalive_connections=LIMITS.max_keepalive_connections,
-            keepalive_expiry=LIMITS.keepalive_expiry,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             network_backend=_GuardedNetworkBackend(),
+        )
+
+
+class _KeepAliveTransport(GuardedTransport):
+    """The shared client's transport: connections are kept alive between requests (``SHARED_LIMITS``).
+
+    A kept-alive connection stays on the address that was vetted when it was opened: the host name is never looked
+    up again on an open socket, so DNS that changes afterwards (rebinding) cannot move it, and every *new*
+    connection goes through ``_GuardedNetworkBackend.connect_tcp`` as with ``guarded_client()``.
+
+    A server may close an idle connection just as a request is sent on it. httpcore drops connections already
+    closed by the server before reusing them, but not one closed in that instant; then the request is sent once
+    more, on another connection, when it went out on a kept-alive connection, failed before any answer arrived, and
+    its body can be sent again. The receiver may then see it twice: callers must tolerate repeats (webhooks do:
+    every attempt carries the same ``webhook-id``)."""
+
+    _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        reusing = self._has_idle_connection(request)
+        try:
+            return super().handle_request(request)
+        except self._DROPPED:
+            if not reusing or not isinstance(request.stream, httpx.ByteStream):
+                raise
+        return super().handle_request(request)
+
+    def _has_idle_connection(self, request: httpx.Request) -> bool:
+        url = request.url  # as httpx.HTTPTransport hands it to the pool
+        origin = httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path).origin
+        return any(
+            connection.can_handle_request(origin) and connection.is_idle() and not connection.has_expired()
+            for connection in self._pool.connections
         )
 
 
@@ -234,3 +280,61 @@ def guarded_client(*, timeout: float = DEFAULT_TIMEOUT_SECONDS, headers: dict | 
         follow_redirects=False,
         trust_env=False,
     )
+
+
+# The current thread's shared clients: {"pid": the process that made them, "clients": {timeout: _Shared}}.
+_shared = threading.local()
+
+
+class _Shared:
+    def __init__(self, allowed: tuple[IPNetwork, ...], timeout: float):
+        self.allowed = allowed
+        self.born = time.monotonic()
+        self.client = GuardedClient(
+            transport=_KeepAliveTransport(SHARED_LIMITS),
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+
+def shared_client(*, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> GuardedClient:
+    """A guarded client kept for the current thread of the current process, for many requests in a row (webhook
+    deliveries): its TLS context is built once and its connections are kept alive between requests to the same
+    origin. Do not close it or use it as a context manager; it is closed when it is replaced.
+
+    The guard is ``guarded_client()``'s: every new connection is resolved and vetted, no redirect, no proxy, the
+    same capped ``timeout``. On top of it:
+
+    * the client belongs to one thread of one process. In a process forked from the one that made it (a prefork
+      worker), a new one is made and the parent's is left alone: its sockets are the parent's;
+    * it is replaced (and its connections closed) when ``OUTBOUND_ALLOWED_NETWORKS`` changes, so a connection
+      opened under a wider setting is not used under a narrower one, and after ``SHARED_CLIENT_MAX_AGE_SECONDS``;
+      an idle connection is not used after ``SHARED_LIMITS.keepalive_expiry`` seconds (httpcore closes expired
+      connections when the client is next used, not in the background);
+    * a request that went out on a kept-alive connection the server closed meanwhile is sent once more (see
+      ``_KeepAliveTransport``): a receiver may see a request twice."""
+    timeout = min(timeout, MAX_TIMEOUT_SECONDS)
+    allowed = allowed_networks()
+    pid = os.getpid()
+    if getattr(_shared, "pid", None) != pid:
+        # A new thread, or the first call in a forked child: the parent's clients (copied by the fork) are
+        # dropped without closing them, as their sockets are the parent's.
+        _shared.pid, _shared.clients = pid, {}
+    shared = _shared.clients.get(timeout)
+    if shared is not None and (
+        shared.allowed != allowed or time.monotonic() - shared.born >= SHARED_CLIENT_MAX_AGE_SECONDS
+    ):
+        shared.client.close()
+        shared = None
+    if shared is None:
+        shared = _shared.clients[timeout] = _Shared(allowed, timeout)
+    return shared.client
+
+
+def close_shared_clients() -> None:
+    """Close the current thread's shared clients and their connections (the next ``shared_client()`` makes new)."""
+    if getattr(_shared, "pid", None) == os.getpid():
+        for shared in _shared.clients.values():
+            shared.client.close()
+    _shared.pid, _shared.clients = os.getpid(), {}

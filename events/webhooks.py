@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 
 from core import clock, outbound
 from core.db.locks import lock_rows
@@ -230,10 +231,10 @@ def _post(claim: Claim) -> Outcome:
     started = time.monotonic()
     status_code, excerpt = None, ""
     try:
-        with (
-            outbound.guarded_client(timeout=timeout) as client,
-            client.stream("POST", claim.url, content=claim.payload, headers=claim.headers) as response,
-        ):
+        # The worker's shared client: the TLS context is built once per process and connections to a receiver are
+        # kept alive between deliveries; every new connection is vetted by the guard (core.outbound.shared_client).
+        client = outbound.shared_client(timeout=timeout)
+        with client.stream("POST", claim.url, content=claim.payload, headers=claim.headers) as response:
             status_code = response.status_code
             excerpt = _read_excerpt(response, started + timeout)
     except outbound.OutboundRefused as exc:
@@ -267,11 +268,25 @@ def _retry_delay(number: int) -> float | None:
     return delay + random.uniform(0, JITTER * delay)  # spreads load; not a secret
 
 
+def _locked_for_record(delivery_id: int) -> Delivery | None:
+    """The delivery under its row lock, without its event or endpoint; ``endpoint_failures`` is the endpoint's
+    ``consecutive_failures`` read without locking the endpoint (a subquery: MySQL's FOR UPDATE does not lock the rows
+    a subquery reads, PostgreSQL locks only the delivery's row here)."""
+    failures = WebhookEndpoint.objects.filter(pk=OuterRef("endpoint_id")).values("consecutive_failures")[:1]
+    return lock_rows(Delivery.objects.filter(pk=delivery_id).annotate(endpoint_failures=Subquery(failures))).first()
+
+
+def _locked_endpoint(endpoint_id: int) -> WebhookEndpoint:
+    return lock_rows(WebhookEndpoint.objects.filter(pk=endpoint_id)).get()
+
+
 def _record(claim: Claim, outcome: Outcome) -> str:
     with transaction.atomic():
-        delivery = _locked(claim.delivery_id)
+        delivery = _locked_for_record(claim.delivery_id)
         if delivery is None:  # the endpoint or the event was deleted meanwhile
             return "skipped"
+        # Read after the lock is held (a statement of its own), so it sees every attempt logged before: the log's
+        # numbers run on across replays, which ``attempts`` (the current cycle's) does not.
         last = delivery.attempt_log.order_by("-number").values_list("number", flat=True).first() or 0
         DeliveryAttempt.objects.create(
             delivery=delivery,
@@ -286,13 +301,17 @@ def _record(claim: Claim, outcome: Outcome) -> str:
             return "skipped"  # replayed or changed meanwhile: the attempt is logged, the new cycle goes on
         now = clock.now()
         delivery.last_status_code = outcome.status_code
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
         if outcome.succeeded:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
             delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "last_status_code"])
-            if endpoint.consecutive_failures:
-                endpoint.consecutive_failures = 0
-                endpoint.save(update_fields=["consecutive_failures"])
+            # The endpoint is locked (and written) only when its count of failures must go back to 0. Read as 0
+            # without the lock, a failure committed meanwhile by another delivery counts as coming after this
+            # success: a valid order of two overlapping transactions, and this one writes nothing to the endpoint.
+            if delivery.endpoint_failures:
+                endpoint = _locked_endpoint(delivery.endpoint_id)
+                if endpoint.consecutive_failures:
+                    endpoint.consecutive_failures = 0
+                    endpoint.save(update_fields=["consecutive_failures"])
             return "succeeded"
         delay = _retry_delay(claim.number)
         if delay is not None:
@@ -303,7 +322,7 @@ def _record(claim: Claim, outcome: Outcome) -> str:
             return "retrying"
         delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
         delivery.save(update_fields=["status", "next_attempt_at", "last_status_code"])
-        _count_failure(endpoint, outcome, now)
+        _count_failure(_locked_endpoint(delivery.endpoint_id), outcome, now)
         return "failed"
 
 

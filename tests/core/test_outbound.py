@@ -5,6 +5,7 @@ outside world and the internal network; only the OS resolver is ever replaced, n
 import contextlib
 import inspect
 import ipaddress
+import os
 import re
 import socket
 import ssl
@@ -53,10 +54,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _start(host, port=0):
-    server = ThreadingHTTPServer((host, port), _Handler)
+class _KeepAliveHandler(_Handler):
+    """HTTP/1.1, keeping connections open; records each request's client port in ``server.connections``.
+    ``/drop`` on a connection that already answered, and ``/drop-always``, hang up without an answer."""
+
+    protocol_version = "HTTP/1.1"
+    answered = 0
+
+    def do_GET(self):
+        self.server.connections.append(self.client_address[1])
+        if self.path == "/drop-always" or (self.path == "/drop" and self.answered):
+            self.server.requests.append((self.path, self.headers.get("Host")))
+            self.close_connection = True
+            return
+        self.answered += 1
+        super().do_GET()
+
+
+def _start(host, port=0, handler=_Handler):
+    server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     server.requests = []
+    server.connections = []
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     return server, thread
@@ -72,6 +91,15 @@ def _stop(server, thread):
 def server():
     """A real HTTP server on 127.0.0.1; ``server.port`` and ``server.requests``."""
     srv, thread = _start("127.0.0.1")
+    srv.port = srv.server_address[1]
+    yield srv
+    _stop(srv, thread)
+
+
+@pytest.fixture
+def keepalive_server():
+    """Like ``server``, answering over HTTP/1.1 with keep-alive (``_KeepAliveHandler``)."""
+    srv, thread = _start("127.0.0.1", handler=_KeepAliveHandler)
     srv.port = srv.server_address[1]
     yield srv
     _stop(srv, thread)
@@ -335,6 +363,146 @@ def test_a_resolver_that_lies_even_about_literals_cannot_move_the_connection(set
     finally:
         _stop(checked, checked_thread)
         _stop(internal, internal_thread)
+
+
+# --- The shared client (many requests in a row: webhook deliveries) ----------------------------------
+
+
+@pytest.fixture
+def shared(settings):
+    """The shared clients start and end closed; loopback 127.0.0.1 is allowed."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    outbound.close_shared_clients()
+    yield
+    outbound.close_shared_clients()
+
+
+@pytest.mark.usefixtures("shared")
+def test_the_shared_client_keeps_its_connection_and_never_looks_the_name_up_again(keepalive_server, monkeypatch):
+    """A kept-alive connection stays on the address vetted when it was opened: no second lookup, so DNS that
+    changes afterwards cannot move it."""
+    answers = iter([["127.0.0.1"]])
+    lookups = fake_resolver(monkeypatch, lambda host: next(answers, ["127.0.0.2"]) if host == "keep.test" else None)
+    client = outbound.shared_client(timeout=2)
+    for path in ("/one", "/two", "/three"):
+        assert outbound.shared_client(timeout=2) is client
+        assert client.get(f"http://keep.test:{keepalive_server.port}{path}").status_code == 200
+    assert lookups.count("keep.test") == 1
+    assert len(set(keepalive_server.connections)) == 1
+    assert [path for path, _ in keepalive_server.requests] == ["/one", "/two", "/three"]
+    assert outbound.shared_client(timeout=3) is not client  # one per timeout
+    assert outbound.shared_client(timeout=3600).timeout.read == outbound.MAX_TIMEOUT_SECONDS
+
+
+@pytest.mark.usefixtures("shared")
+def test_a_reused_shared_client_still_refuses_a_disallowed_address_on_a_new_connection(keepalive_server, monkeypatch):
+    internal, internal_thread = _start("127.0.0.2", handler=_KeepAliveHandler)
+    try:
+        fake_resolver(monkeypatch, lambda host: ["127.0.0.2"] if host == "internal.test" else None)
+        client = outbound.shared_client(timeout=2)
+        assert client.get(f"http://127.0.0.1:{keepalive_server.port}/kept").status_code == 200
+        assert len(client._transport._pool.connections) == 1  # kept alive
+        for url in (
+            f"http://127.0.0.2:{internal.server_address[1]}/secret",
+            f"http://internal.test:{internal.server_address[1]}/secret",
+        ):
+            with pytest.raises(OutboundRefused):
+                outbound.shared_client(timeout=2).get(url)
+        assert internal.requests == []
+        assert client.get(f"http://127.0.0.1:{keepalive_server.port}/kept").status_code == 200
+    finally:
+        _stop(internal, internal_thread)
+
+
+@pytest.mark.usefixtures("shared")
+def test_the_shared_client_follows_no_redirect_and_uses_no_proxy(keepalive_server, monkeypatch):
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    client = outbound.shared_client(timeout=2)
+    assert client.get(f"http://127.0.0.1:{keepalive_server.port}/redirect").status_code == 302
+    response = client.get(f"http://127.0.0.1:{keepalive_server.port}/redirect", follow_redirects=True)
+    assert response.status_code == 302
+    assert [path for path, _ in keepalive_server.requests] == ["/redirect", "/redirect"]  # /target never asked for
+
+
+@pytest.mark.usefixtures("shared")
+def test_a_change_of_allowed_networks_or_age_replaces_the_shared_client_and_closes_its_connections(
+    keepalive_server, settings, monkeypatch
+):
+    url = f"http://127.0.0.1:{keepalive_server.port}/kept"
+    client = outbound.shared_client(timeout=2)
+    assert client.get(url).status_code == 200
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    replacement = outbound.shared_client(timeout=2)
+    assert replacement is not client and client.is_closed
+    with pytest.raises(OutboundRefused):  # the connection kept under the wider setting is gone with its client
+        replacement.get(url)
+    assert [path for path, _ in keepalive_server.requests] == ["/kept"]
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    client = outbound.shared_client(timeout=2)
+    assert outbound.shared_client(timeout=2) is client
+    monkeypatch.setattr(outbound, "SHARED_CLIENT_MAX_AGE_SECONDS", 0)
+    assert outbound.shared_client(timeout=2) is not client and client.is_closed
+
+
+@pytest.mark.usefixtures("shared")
+def test_the_shared_client_is_the_threads_own_and_made_anew_in_a_forked_process(keepalive_server):
+    url = f"http://127.0.0.1:{keepalive_server.port}/kept"
+    client = outbound.shared_client(timeout=2)
+    assert client.get(url).status_code == 200
+
+    in_thread = []
+    thread = threading.Thread(target=lambda: in_thread.append(outbound.shared_client(timeout=2)))
+    thread.start()
+    thread.join(5)
+    assert in_thread and in_thread[0] is not client
+    in_thread[0].close()
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a new client with no connection; the parent's left open (its sockets)
+        try:
+            made = outbound.shared_client(timeout=2)
+            fresh = made is not client and not made._transport._pool.connections and not client.is_closed
+            os.write(write_end, b"fresh" if fresh else b"shared")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"fresh"
+    os.waitpid(pid, 0)
+    # The parent's client and its kept connection are untouched.
+    assert outbound.shared_client(timeout=2) is client
+    assert client.get(url).status_code == 200
+    assert len(set(keepalive_server.connections)) == 1
+
+
+@pytest.mark.usefixtures("shared")
+def test_a_request_the_server_drops_on_a_kept_alive_connection_is_sent_once_more_on_a_new_one(keepalive_server):
+    client = outbound.shared_client(timeout=2)
+    base = f"http://127.0.0.1:{keepalive_server.port}"
+    assert client.get(f"{base}/first").status_code == 200
+    # The kept connection is hung up on without an answer: sent again, once, on a new connection.
+    assert client.get(f"{base}/drop").status_code == 200
+    assert [path for path, _ in keepalive_server.requests] == ["/first", "/drop", "/drop"]
+    assert len(set(keepalive_server.connections)) == 2
+    # Dropped again on the new connection too: no second resend.
+    keepalive_server.requests.clear()
+    with pytest.raises(outbound.OutboundError):
+        client.get(f"{base}/drop-always")
+    assert [path for path, _ in keepalive_server.requests] == ["/drop-always", "/drop-always"]
+    # Dropped on a new connection: nothing is sent again.
+    keepalive_server.requests.clear()
+    with pytest.raises(outbound.OutboundError):
+        client.get(f"{base}/drop-always")
+    assert [path for path, _ in keepalive_server.requests] == ["/drop-always"]
+
+
+def test_guarded_client_is_still_a_new_client_each_time():
+    with outbound.guarded_client() as first, outbound.guarded_client() as second:
+        assert first is not second and first._transport._pool is not second._transport._pool
 
 
 # --- What the guard borrows from httpx/httpcore --------------------------------------------------

@@ -5,6 +5,7 @@ replayed, the outbound guard, secrets shown once, and each user's endpoints thei
 import base64
 import json
 import logging
+import re
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts import roles
 from config.celery import app as celery_app
-from core import clock
+from core import clock, outbound
 from core.models import RuntimeSetting
 from events import endpoint_services, services, webhooks
 from events.models import Delivery, DeliveryAttempt, DeliveryStatus, Event, WebhookEndpoint
@@ -36,19 +37,24 @@ WAIT = 30  # seconds a test waits for a thread or a request before failing (neve
 
 class Receiver:
     """A threaded HTTP server answering POSTs with the scripted statuses in turn (the last one repeats). With
-    ``hold`` set, each request waits (up to WAIT seconds) until the test releases it."""
+    ``hold`` set, each request waits (up to WAIT seconds) until the test releases it; with ``keepalive``, it answers
+    over HTTP/1.1 and keeps connections open."""
 
-    def __init__(self, statuses=(200,), *, hold=False):
+    def __init__(self, statuses=(200,), *, hold=False, keepalive=False):
         self.statuses = list(statuses)
         self.requests: list[tuple[dict, bytes]] = []
+        self.connections: list[int] = []  # each request's client port
         self.arrived = threading.Event()
         self.release = threading.Event()
         self.hold = hold
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keepalive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                receiver.connections.append(self.client_address[1])
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 receiver.arrived.set()
                 if receiver.hold:
@@ -97,7 +103,9 @@ def loopback_allowed(settings):
     settings.WEBHOOK_TIMEOUT_SECONDS = 5.0
     settings.WEBHOOK_RETRY_SECONDS = (5, 30, 120)
     settings.WEBHOOK_DISABLE_AFTER_FAILURES = 5
-    return settings
+    outbound.close_shared_clients()  # no connection kept from another test
+    yield settings
+    outbound.close_shared_clients()
 
 
 def _closed_port() -> int:
@@ -280,6 +288,61 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_the_reason_and_replay_w
     (answer,) = response.json()["results"]
     assert answer["webhook_id"] == f"evt_{first.sequence}"
     assert [a["status_code"] for a in answer["attempt_log"]] == [503, 503, 200]
+
+
+def test_a_success_writes_the_endpoint_only_when_its_failures_must_go_back_to_zero(manager, receivers):
+    receiver = receivers()
+    endpoint = endpoint_for(manager, receiver.url)
+    for failures in (0, 2):
+        endpoint.consecutive_failures = failures
+        endpoint.save(update_fields=["consecutive_failures"])
+        delivery = delivery_of(publish(), endpoint)
+        claim = webhooks._claim(delivery.pk)
+        outcome = webhooks._post(claim)
+        with CaptureQueriesContext(transaction.get_connection()) as queries:
+            assert webhooks._record(claim, outcome) == "succeeded"
+        endpoint_rows = re.compile(
+            r"UPDATE [`\"]?events_webhookendpoint[`\"]? SET|FROM [`\"]?events_webhookendpoint[`\"]? WHERE"
+        )
+        touched = [query["sql"] for query in queries if endpoint_rows.search(query["sql"])]
+        assert bool(touched) is bool(failures), touched  # (the delivery's lock reads the count in a subquery)
+        endpoint.refresh_from_db()
+        assert endpoint.consecutive_failures == 0
+
+
+def test_a_second_job_on_a_leased_delivery_sends_nothing_and_a_stale_attempt_is_logged_not_counted(manager, receivers):
+    receiver = receivers()
+    endpoint = endpoint_for(manager, receiver.url)
+    with clock.frozen_at(T0):
+        delivery = delivery_of(publish(), endpoint)
+        first = webhooks._claim(delivery.pk)
+    with clock.frozen_at(T0 + timedelta(seconds=1)):
+        assert deliver(delivery.pk) == "skipped"  # a copy of the job meets the lease: nothing sent
+    assert receiver.requests == []
+    # The first job's worker seems dead: once its lease is over another job claims the delivery.
+    with clock.frozen_at(T0 + webhooks._lease() + timedelta(seconds=1)):
+        second = webhooks._claim(delivery.pk)
+    assert (first.number, second.number) == (1, 2)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == f"evt_{delivery.event.sequence}"
+    assert webhooks._record(first, webhooks._post(first)) == "skipped"  # the stale one: logged only
+    assert webhooks._record(second, webhooks._post(second)) == "succeeded"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 2)
+    assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 200), (2, 200)]
+
+
+def test_deliveries_to_a_keep_alive_receiver_share_one_connection(manager, receivers):
+    receiver = receivers([500, 200], keepalive=True)
+    endpoint = endpoint_for(manager, receiver.url)
+    with clock.frozen_at(T0):
+        events = [publish() for _ in range(3)]
+    deliveries = [delivery_of(event, endpoint) for event in events]
+    assert [run_due(delivery) for delivery in deliveries] == ["retrying", "succeeded", "succeeded"]
+    assert run_due(deliveries[0]) == "succeeded"
+    assert len(receiver.requests) == 4 and len(set(receiver.connections)) == 1
+    assert [headers["webhook-id"] for headers, _ in receiver.requests] == [
+        f"evt_{event.sequence}" for event in (*events, events[0])
+    ]
 
 
 def test_a_dead_receiver_fails_with_the_error_class_only(manager):
