@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from core import clock
+from core.db.encrypted import EncryptedTextField
 
 
 class Event(models.Model):
@@ -45,10 +46,11 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=2000)
     event_types = models.JSONField(default=list, help_text="The types delivered here; empty for every type.")
     description = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(max_length=120, editable=False)
+    # Both secrets are stored encrypted (core.db.encrypted): the attributes are the plain whsec_... strings.
+    secret = EncryptedTextField(editable=False)
     # After a rotation the old secret also signs, until this moment, so receivers can switch without losing
-    # a delivery (Standard Webhooks: several signatures in one header).
-    previous_secret = models.CharField(max_length=120, blank=True, editable=False)
+    # a delivery (Standard Webhooks: several signatures in one header). "" when there is none.
+    previous_secret = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)

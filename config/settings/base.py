@@ -18,6 +18,8 @@ env.read_env(BASE_DIR / ".env", overwrite=False)
 # --- Core -------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+# Fernet keys for encrypted fields (core.db.encrypted): first encrypts, all decrypt; empty: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

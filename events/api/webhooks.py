@@ -138,7 +138,8 @@ def _deliveries():
 class EndpointViewSet(viewsets.ModelViewSet):
     """Your webhook endpoints. ``POST`` creates one and answers its signing secret, once."""
 
-    queryset = WebhookEndpoint.objects.select_related("owner")
+    # Never shown after create and rotate: the secrets stay encrypted unless a change needs them.
+    queryset = WebhookEndpoint.objects.select_related("owner").defer("secret", "previous_secret")
     serializer_class = EndpointSerializer
     permission_classes = [ModelPermissions]
     filterset_fields = ("is_active",)
