@@ -7,8 +7,9 @@ commits late can hold a smaller id than one already read; a reader following "af
 the sequencer, under one transaction lock (``core.db.locks.transaction_lock``), numbers the committed events that
 have no number yet, in id order, after the highest number given. A transaction still open is invisible to it (READ
 COMMITTED on PostgreSQL and MySQL; SQLite admits one writer at a time), so its events get numbers above every number
-a reader may already have seen. The sequencer runs right after each transaction that published (``on_commit``),
-and every few seconds on beat for any a crash left behind."""
+a reader may already have seen. The sequencer runs right after each transaction that published (``on_commit``): in
+the process's sequencer thread (``events.sequencer``, ``EVENTS_SEQUENCER_THREAD``), or in the publishing request
+itself; and every few seconds on beat for any a crash left behind."""
 
 import logging
 from datetime import timedelta
@@ -81,14 +82,19 @@ def publish_many(event_type: str, *, items, actor=None, batch_size: int = 2000) 
 
 def _sequence_after_commit() -> None:
     # Once per publishing transaction, after it commits (a rollback drops the callback with the events; a savepoint
-    # rolled back drops it too, and the next publish registers it again). The request that made the change waits
-    # for it, so a booking that publishes three events pays for one run, not three. Django keeps the callbacks of
-    # the open transaction in ``run_on_commit`` (tests/events/test_outbox.py holds it to that).
-    if not any(func is _run_sequencer for _, func, _ in connection.run_on_commit):
-        transaction.on_commit(_run_sequencer)
+    # rolled back drops it too, and the next publish registers it again): a booking that publishes three events
+    # asks for one run, not three. Django keeps the callbacks of the open transaction in ``run_on_commit``
+    # (tests/events/test_outbox.py holds it to that).
+    if not any(func is _numbering_due for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_numbering_due)
 
 
-def _run_sequencer() -> None:
+def _numbering_due() -> None:
+    if settings.EVENTS_SEQUENCER_THREAD:
+        from .sequencer import sequencer
+
+        sequencer.wake()  # the process's sequencer thread numbers them; this request answers at once
+        return
     try:
         assign_sequences()
     except DatabaseError:
@@ -145,6 +151,16 @@ def _after_sequencing(highest: int, deliveries: list[int]) -> None:
         from .tasks import queue_deliveries
 
         queue_deliveries(deliveries)
+
+
+def announce_latest() -> None:
+    """Announce the highest number given again (the beat job): watchers read through it what they may have missed."""
+    from . import notify
+    from .selectors import last_sequence
+
+    highest = last_sequence()
+    if highest:
+        notify.announce(highest)
 
 
 def prune_events(*, older_than_days: int | None = None) -> int:

@@ -7,10 +7,14 @@ from . import services
 
 @shared_task(name="events.assign_sequences")
 def assign_sequences() -> int:
-    """Backstop on beat: number events whose transaction's own sequencer did not run (a crash after commit)."""
+    """Backstop on beat: number events whose transaction's own sequencer did not run (a crash after commit), and
+    announce the highest number again: an announcement lost on its way (a process killed between its commit and its
+    announcement, Redis failing for a moment) leaves watchers waiting at most until this job's next run."""
     total = 0
     while numbered := services.assign_sequences():
         total += numbered
+    if not total:
+        services.announce_latest()
     return total
 
 

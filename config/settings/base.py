@@ -516,6 +516,9 @@ EVENTS_HEARTBEAT_SECONDS = env.float("EVENTS_HEARTBEAT_SECONDS", default=15.0)
 # Threads per ASGI process for the feed's and stream's synchronous work (authentication, reads): this bounds the
 # database connections the watchers hold, however many they are.
 EVENTS_ASGI_THREADS = env.int("EVENTS_ASGI_THREADS", default=4)
+# Number committed events in a thread of each process (events.sequencer) rather than in the request that published
+# them, which would wait for the numbering's own commit. Off in the tests, which read the numbers right after commit.
+EVENTS_SEQUENCER_THREAD = env.bool("EVENTS_SEQUENCER_THREAD", default=True)
 # Delays before each retry of a failed webhook delivery (seconds, comma-separated; each gets up to 20% jitter):
 # about a day in all by default. After the last, the delivery is failed.
 WEBHOOK_RETRY_SECONDS = tuple(

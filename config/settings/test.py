@@ -21,6 +21,9 @@ REST_FRAMEWORK = {
 }
 # Query-count tests count authentication too; the tests of the token cache switch it on.
 API_AUTH_CACHE_SECONDS = 0
+# The request that publishes numbers its events after commit, so a test reads the numbers at once; the sequencer
+# thread production uses has tests of its own (tests/events/test_outbox.py) and serves the server tests.
+EVENTS_SEQUENCER_THREAD = False
 
 # Tests point the FMCSA client at local HTTP servers; never at the real service.
 FMCSA_BASE_URL = "http://127.0.0.1:9/qc/services"

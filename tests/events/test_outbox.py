@@ -93,6 +93,81 @@ def test_a_sequencer_dropped_with_a_savepoint_is_registered_again():
     assert [(e.payload["n"], e.sequence) for e in Event.objects.all()] == [(2, 1)]
 
 
+@pytest.fixture
+def sequencer_thread(settings):
+    """Production's way: the process's sequencer thread numbers committed events (EVENTS_SEQUENCER_THREAD)."""
+    from events.sequencer import sequencer
+
+    settings.EVENTS_SEQUENCER_THREAD = True
+    yield sequencer
+    assert sequencer.wait_idle(10), "the sequencer thread did not finish"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sequencer_thread_numbers_a_commit_without_the_request_waiting_for_it(sequencer_thread):
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        event = services.publish("load.posted", obj=thing, payload={"load_id": "L-1"})
+    assert _sequencer_runs(queries.captured_queries) == 0  # none on the request's connection
+    assert sequencer_thread.wait_idle(10)
+    event.refresh_from_db()
+    assert event.sequence == 1
+    assert sequencer_thread.thread.name == "events-sequencer"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sequencer_thread_numbers_commits_in_order_and_survives_a_failed_run(sequencer_thread, monkeypatch):
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    failures = []
+    real = services.assign_sequences
+
+    def flaky(*args, **kwargs):
+        if not failures:  # the database fails once: the thread logs it and tries again
+            failures.append(1)
+            from django.db import OperationalError
+
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "assign_sequences", flaky)
+    for n in range(3):
+        with transaction.atomic():
+            services.publish("load.posted", obj=thing, payload={"n": n})
+    assert sequencer_thread.wait_idle(10)
+    assert failures == [1]
+    assert [e.payload["n"] for e in Event.objects.order_by("sequence")] == [0, 1, 2]
+    assert sorted(Event.objects.values_list("sequence", flat=True)) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exiting_process_numbers_and_announces_what_is_due(sequencer_thread):
+    from events import notify
+
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    heard = notify.mark()
+    with transaction.atomic():
+        event = services.publish("load.posted", obj=thing, payload={})
+    sequencer_thread.flush()  # atexit's call: returns once the thread has numbered and announced
+    event.refresh_from_db()
+    assert event.sequence == 1
+    assert notify.mark() > heard  # announced before the process could end
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_job_announces_the_highest_number_again_when_nothing_is_new():
+    # An announcement lost on its way (a process killed between commit and announcement) reaches watchers here.
+    from events import notify
+    from events.tasks import assign_sequences
+
+    thing = RuntimeSetting.objects.create(key="events.test", value=1)
+    with transaction.atomic():
+        event = services.publish("load.posted", obj=thing, payload={})
+    event.refresh_from_db()
+    heard = notify.mark()
+    assert assign_sequences() == 0
+    assert notify.mark() == heard + 1 and notify.latest() >= event.sequence == 1
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite admits one writer at a time: no commit can overtake")
 def test_a_transaction_that_commits_late_is_numbered_after_the_ones_already_read():
