@@ -53,6 +53,8 @@ def pick(dsn: str, count: int) -> tuple[list[str], list[tuple[str, Decimal]]]:
 
 
 class Client:
+    pause = 0.0
+
     def __init__(self, base: str, token: str):
         parts = urlsplit(base)
         self.host, self.port = parts.hostname, parts.port
@@ -65,6 +67,8 @@ class Client:
         if body is not None:
             payload = json.dumps(body)
             headers["Content-Type"] = "application/json"
+        if self.pause:
+            time.sleep(self.pause)  # the agent's think time: work the last request left behind may finish
         start = time.perf_counter()
         self.conn.request(method, path, body=payload, headers=headers)
         response = self.conn.getresponse()
@@ -92,10 +96,17 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        help="seconds between requests (a voice agent's turns are seconds apart; 0: back to back)",
+    )
     args = parser.parse_args()
     count = args.warmup + args.n
     carriers, loads = pick(os.environ["DSN"], count)
     client = Client(args.base, os.environ["PERF_TOKEN"])
+    client.pause = args.pause
     api = "/api/v1"
 
     times = [client("GET", f"{api}/carriers/verify/{mc}/")[0] for mc in carriers]
