@@ -101,15 +101,6 @@ def decrypt(token: str, *, what: str = "A stored value") -> str:
         ) from None
 
 
-def rotate(token: str, *, what: str = "A stored value") -> str:
-    """``token`` encrypted again under the first key (``MultiFernet.rotate``)."""
-    try:
-        return fernet().rotate(token.encode()).decode("ascii")
-    except (InvalidToken, UnicodeError):
-        decrypt(token, what=what)  # raises the error that names the setting
-        raise
-
-
 class EmptyOnlyExact(Exact):
     """``field=""`` and ``field=None`` only: any other value's ciphertext could never be matched."""
 

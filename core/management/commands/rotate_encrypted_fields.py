@@ -7,7 +7,7 @@ Rows are read and written through the ORM in batches of primary keys: the field 
 (what ``MultiFernet.rotate`` does first) and ``bulk_update`` writes it back encrypted under the first key, one UPDATE
 per batch. ``bulk_update`` rather than ``save(update_fields=...)``: a new ciphertext of the same value is not a change,
 so no ``save()`` runs (no ``updated_at`` stamp, no version bump, no history entry, no signal), and a batch costs one
-query rather than one per row. Each batch is read ``select_for_update`` in its own transaction, so a secret rotated
+query rather than one per row. Each batch is read under its row locks (``lock_rows``) in its own transaction, so a secret rotated
 meanwhile by its owner is never overwritten with the copy read before."""
 
 from django.apps import apps
@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import DEFAULT_DB_ALIAS, transaction
 
 from core.db.encrypted import EncryptedTextField
+from core.db.locks import lock_rows
 
 
 def encrypted_fields():
@@ -47,7 +48,7 @@ class Command(BaseCommand):
         done, last = 0, None
         while True:
             with transaction.atomic(using=database):
-                batch = manager.select_for_update().order_by(pk_name).only(pk_name, *names)
+                batch = lock_rows(manager.order_by(pk_name).only(pk_name, *names))
                 if last is not None:
                     batch = batch.filter(pk__gt=last)
                 rows = list(batch[:batch_size])
